@@ -1,0 +1,33 @@
+//! The index bundle: an immutable, versioned directory.
+//!
+//! | file | content |
+//! |---|---|
+//! | `manifest.json` | versions, sources, counts, skips, checksums of every other file |
+//! | `manifest.xxh3` | checksum of `manifest.json` |
+//! | `content.bin` | every indexed file's bytes, concatenated (memory-mapped) |
+//! | `docs.bin` | the doc table ([`doc_table`]) |
+//! | `ngram.dict`, `ngram.post` | trigram dictionary and postings ([`crate::ngram`]) |
+//! | `text/` | the tantivy index ([`crate::text_index`]) |
+
+pub mod doc_table;
+pub mod manifest;
+mod reader;
+mod writer;
+
+pub use doc_table::{DocRecord, DocTableView};
+pub use manifest::{Manifest, Skip, SkipReason, Source};
+pub use reader::BundleReader;
+pub use writer::{BundleBuilder, BundleMeta, PreparedDoc};
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const MANIFEST_CHECKSUM_FILE: &str = "manifest.xxh3";
+pub const CONTENT_FILE: &str = "content.bin";
+pub const DOCS_FILE: &str = "docs.bin";
+pub const NGRAM_DICT_FILE: &str = "ngram.dict";
+pub const NGRAM_POSTINGS_FILE: &str = "ngram.post";
+pub const TEXT_DIR: &str = "text";
+
+/// Hex xxh3-64 of bytes.
+pub fn checksum(bytes: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
+}

@@ -1,0 +1,181 @@
+//! `BundleReader`: opens a bundle, verifies every checksum, and memory-maps it.
+
+use std::fs::File;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use super::doc_table::{DocRecord, DocTableView};
+use super::manifest::{FORMAT_VERSION, MIN_FORMAT_VERSION, Manifest};
+use super::*;
+use crate::error::{Error, Result};
+use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, decode_postings, dict_lookup};
+use crate::text_index::TextIndex;
+
+/// A read-only memory map; empty files map to an empty slice.
+pub(crate) struct Mapped(Option<Mmap>);
+
+impl Mapped {
+    pub(crate) fn open(path: &Path) -> Result<Mapped> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len == 0 {
+            return Ok(Mapped(None));
+        }
+        // SAFETY: bundles are immutable once renamed into place; nothing writes
+        // to these files while they are mapped.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        Ok(Mapped(Some(map)))
+    }
+}
+
+impl Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
+/// An opened, verified bundle.
+pub struct BundleReader {
+    dir: PathBuf,
+    manifest: Manifest,
+    content: Mapped,
+    docs: Mapped,
+    dict: Mapped,
+    postings: Mapped,
+    text: TextIndex,
+    doc_count: usize,
+}
+
+impl std::fmt::Debug for BundleReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BundleReader").field("dir", &self.dir).field("docs", &self.doc_count).finish()
+    }
+}
+
+impl BundleReader {
+    /// Opens `dir`, checking the format version and every file's checksum.
+    pub fn open(dir: &Path) -> Result<BundleReader> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        if !dir.is_dir() {
+            return Err(Error::MissingBundle { path: dir.to_path_buf(), reason: "not a directory".into() });
+        }
+        if !manifest_path.is_file() {
+            return Err(Error::MissingBundle { path: dir.to_path_buf(), reason: format!("no {MANIFEST_FILE}") });
+        }
+        let raw = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+        let sum_path = dir.join(MANIFEST_CHECKSUM_FILE);
+        let recorded = std::fs::read_to_string(&sum_path).map_err(|e| Error::io(&sum_path, e))?;
+        if recorded.trim() != checksum(&raw) {
+            return Err(Error::corrupt(&manifest_path, format!("checksum mismatch (recorded in {MANIFEST_CHECKSUM_FILE})")));
+        }
+        let manifest: Manifest =
+            serde_json::from_slice(&raw).map_err(|e| Error::corrupt(&manifest_path, e.to_string()))?;
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&manifest.format_version) {
+            return Err(Error::UnsupportedFormat {
+                found: manifest.format_version,
+                min: MIN_FORMAT_VERSION,
+                max: FORMAT_VERSION,
+            });
+        }
+        verify_checksums(dir, &manifest)?;
+
+        let content = Mapped::open(&dir.join(CONTENT_FILE))?;
+        let docs = Mapped::open(&dir.join(DOCS_FILE))?;
+        let dict = Mapped::open(&dir.join(NGRAM_DICT_FILE))?;
+        let postings = Mapped::open(&dir.join(NGRAM_POSTINGS_FILE))?;
+        let doc_count = DocTableView::parse(&docs, content.len() as u64, &dir.join(DOCS_FILE))?.len();
+        if dict.len() % DICT_ENTRY_BYTES != 0 {
+            return Err(Error::corrupt(dir.join(NGRAM_DICT_FILE), "size is not a whole number of entries"));
+        }
+        let text = TextIndex::open(&dir.join(TEXT_DIR))?;
+        Ok(BundleReader { dir: dir.to_path_buf(), manifest, content, docs, dict, postings, text, doc_count })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn doc_count(&self) -> usize {
+        self.doc_count
+    }
+
+    /// The doc table (validated at open).
+    #[inline]
+    pub fn docs(&self) -> DocTableView<'_> {
+        DocTableView::parse_unchecked(&self.docs)
+    }
+
+    /// A document's bytes.
+    #[inline]
+    pub fn content(&self, r: &DocRecord) -> &[u8] {
+        &self.content[r.content_offset as usize..(r.content_offset + r.content_len) as usize]
+    }
+
+    /// Path of a document as text.
+    pub fn path(&self, r: &DocRecord) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.docs().path_bytes(r))
+    }
+
+    pub fn repo_name(&self, r: &DocRecord) -> &str {
+        self.manifest.sources.get(r.repo as usize).map(|s| s.name.as_str()).unwrap_or("")
+    }
+
+    pub fn language(&self, r: &DocRecord) -> &str {
+        self.manifest.languages.get(r.lang as usize).map(String::as_str).unwrap_or("")
+    }
+
+    /// Dictionary entry of a trigram.
+    pub fn ngram_entry(&self, key: u32) -> Option<DictEntry> {
+        dict_lookup(&self.dict, key)
+    }
+
+    /// Decodes a posting list into `out`.
+    pub fn decode(&self, e: &DictEntry, out: &mut Vec<u32>) -> Result<()> {
+        let bytes = self
+            .postings
+            .get(e.offset as usize..)
+            .ok_or_else(|| Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "offset out of range"))?;
+        decode_postings(bytes, e.count as usize, out)
+            .filter(|_| out.last().is_none_or(|&d| (d as usize) < self.doc_count))
+            .ok_or_else(|| Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "malformed posting list"))
+    }
+
+    pub fn text(&self) -> &TextIndex {
+        &self.text
+    }
+}
+
+fn verify_checksums(dir: &Path, manifest: &Manifest) -> Result<()> {
+    use rayon::prelude::*;
+    for required in [CONTENT_FILE, DOCS_FILE, NGRAM_DICT_FILE, NGRAM_POSTINGS_FILE] {
+        if !manifest.files.iter().any(|f| f.path == required) {
+            return Err(Error::corrupt(dir.join(MANIFEST_FILE), format!("does not list {required}")));
+        }
+    }
+    manifest.files.par_iter().try_for_each(|f| {
+        let path = dir.join(&f.path);
+        if f.path.split('/').any(|c| c == "..") {
+            return Err(Error::corrupt(dir.join(MANIFEST_FILE), format!("file path {:?} leaves the bundle", f.path)));
+        }
+        let bytes = Mapped::open(&path).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::corrupt(&path, "is missing")
+            }
+            e => e,
+        })?;
+        if bytes.len() as u64 != f.bytes {
+            return Err(Error::corrupt(&path, format!("size {} differs from recorded {}", bytes.len(), f.bytes)));
+        }
+        if checksum(&bytes) != f.xxh3 {
+            return Err(Error::corrupt(&path, "checksum mismatch"));
+        }
+        Ok(())
+    })
+}

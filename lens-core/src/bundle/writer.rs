@@ -1,0 +1,217 @@
+//! `BundleBuilder`: writes a bundle into a fresh directory, file by file, then
+//! records checksums and fsyncs. Making it visible (the atomic rename) is the
+//! caller's step, once `finish` has returned.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::doc_table::{self, DocRecord};
+use super::manifest::{API_VERSION, BuildSettings, Counts, FORMAT_VERSION, FileChecksum, Manifest, Skip, Source, rfc3339_utc};
+use super::*;
+use crate::error::{Error, Result};
+use crate::ngram::PostingsWriter;
+use crate::text_index::TextIndexWriter;
+
+/// A document read and analysed, ready to append.
+#[derive(Debug, Clone)]
+pub struct PreparedDoc {
+    pub repo: u16,
+    pub path: String,
+    pub lang: Option<&'static str>,
+    pub static_rank: f32,
+    pub content: Vec<u8>,
+    /// Sorted distinct trigram keys of `content`.
+    pub trigrams: Vec<u32>,
+}
+
+/// What the caller knows about the build that the builder does not.
+#[derive(Debug, Clone)]
+pub struct BundleMeta {
+    pub bundle_version: String,
+    pub skipped: Vec<Skip>,
+    pub build: BuildSettings,
+}
+
+pub struct BundleBuilder {
+    dir: PathBuf,
+    content: BufWriter<File>,
+    content_len: u64,
+    records: Vec<DocRecord>,
+    paths: Vec<u8>,
+    postings: PostingsWriter,
+    text: TextIndexWriter,
+    sources: Vec<Source>,
+    languages: Vec<String>,
+}
+
+fn create_file(path: &Path) -> Result<File> {
+    File::create(path).map_err(|e| Error::io(path, e))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = create_file(path)?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+impl BundleBuilder {
+    /// Starts a bundle in `dir`, which must exist and be empty.
+    pub fn create(dir: &Path, text_threads: usize, text_heap_bytes: usize) -> Result<Self> {
+        let content_path = dir.join(CONTENT_FILE);
+        let content = BufWriter::with_capacity(1 << 20, create_file(&content_path)?);
+        let text_dir = dir.join(TEXT_DIR);
+        std::fs::create_dir(&text_dir).map_err(|e| Error::io(&text_dir, e))?;
+        let text = TextIndexWriter::create(&text_dir, text_threads, text_heap_bytes)?;
+        Ok(BundleBuilder {
+            dir: dir.to_path_buf(),
+            content,
+            content_len: 0,
+            records: Vec::new(),
+            paths: Vec::new(),
+            postings: PostingsWriter::new(),
+            text,
+            sources: Vec::new(),
+            languages: Vec::new(),
+        })
+    }
+
+    /// Registers a repository; returns its index.
+    pub fn add_source(&mut self, source: Source) -> u16 {
+        self.sources.push(source);
+        (self.sources.len() - 1) as u16
+    }
+
+    fn lang_index(&mut self, lang: Option<&str>) -> u16 {
+        let name = lang.unwrap_or("");
+        match self.languages.iter().position(|l| l == name) {
+            Some(i) => i as u16,
+            None => {
+                self.languages.push(name.to_string());
+                (self.languages.len() - 1) as u16
+            }
+        }
+    }
+
+    /// Appends a document; docs must arrive in static-rank order. Returns its id.
+    pub fn add(&mut self, doc: PreparedDoc) -> Result<u32> {
+        let id = self.records.len() as u32;
+        let lang = self.lang_index(doc.lang);
+        self.content.write_all(&doc.content).map_err(|e| Error::io(self.dir.join(CONTENT_FILE), e))?;
+        self.records.push(DocRecord {
+            content_offset: self.content_len,
+            content_len: doc.content.len() as u64,
+            path_offset: self.paths.len() as u64,
+            path_len: doc.path.len() as u32,
+            repo: doc.repo,
+            lang,
+            static_rank: doc.static_rank,
+        });
+        self.content_len += doc.content.len() as u64;
+        self.paths.extend_from_slice(doc.path.as_bytes());
+        self.postings.add_doc(id, &doc.trigrams);
+        let text = String::from_utf8_lossy(&doc.content);
+        self.text.add(id, &doc.path, &text)?;
+        Ok(id)
+    }
+
+    /// Documents added so far.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Bytes of content added so far.
+    pub fn content_bytes(&self) -> u64 {
+        self.content_len
+    }
+
+    /// Writes the remaining files, the manifest and its checksum; fsyncs all.
+    pub fn finish(self, meta: BundleMeta) -> Result<Manifest> {
+        let BundleBuilder { dir, content, content_len, records, paths, postings, text, sources, languages } = self;
+        let content_path = dir.join(CONTENT_FILE);
+        let file = content.into_inner().map_err(|e| Error::io(&content_path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&content_path, e))?;
+        drop(file);
+
+        let total_postings = postings.total_postings() as u64;
+        let (dict, post) = postings.finish();
+        write_synced(&dir.join(NGRAM_DICT_FILE), &dict)?;
+        write_synced(&dir.join(NGRAM_POSTINGS_FILE), &post)?;
+        write_synced(&dir.join(DOCS_FILE), &doc_table::encode(&records, &paths))?;
+        text.finish()?;
+
+        let files = checksum_tree(&dir)?;
+        let mut skipped_by_reason = std::collections::BTreeMap::new();
+        for s in &meta.skipped {
+            *skipped_by_reason.entry(s.reason.as_str().to_string()).or_insert(0) += 1;
+        }
+        let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            api_version: API_VERSION.to_string(),
+            bundle_version: meta.bundle_version,
+            created_at: rfc3339_utc(created),
+            lens_version: env!("CARGO_PKG_VERSION").to_string(),
+            sources,
+            languages,
+            counts: Counts {
+                files: records.len() as u64,
+                bytes: content_len,
+                skipped: meta.skipped.len() as u64,
+                skipped_by_reason,
+                trigrams: (dict.len() / crate::ngram::postings::DICT_ENTRY_BYTES) as u64,
+                postings: total_postings,
+            },
+            skipped: meta.skipped,
+            files,
+            build: meta.build,
+        };
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+        write_synced(&dir.join(MANIFEST_FILE), &json)?;
+        write_synced(&dir.join(MANIFEST_CHECKSUM_FILE), format!("{}\n", checksum(&json)).as_bytes())?;
+        sync_dir(&dir.join(TEXT_DIR))?;
+        sync_dir(&dir)?;
+        Ok(manifest)
+    }
+}
+
+/// fsyncs a directory so that its entries are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::io(dir, e))
+}
+
+/// Checksums of every regular file under `dir` except the manifest pair, sorted by path.
+fn checksum_tree(dir: &Path) -> Result<Vec<FileChecksum>> {
+    use rayon::prelude::*;
+    let mut rels = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let abs = dir.join(&rel);
+        for entry in std::fs::read_dir(&abs).map_err(|e| Error::io(&abs, e))? {
+            let entry = entry.map_err(|e| Error::io(&abs, e))?;
+            let child = rel.join(entry.file_name());
+            let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+            if ft.is_dir() {
+                stack.push(child);
+            } else if ft.is_file() {
+                let s = child.to_string_lossy().to_string();
+                // tantivy's lock files are runtime state, not bundle content.
+                if s != MANIFEST_FILE && s != MANIFEST_CHECKSUM_FILE && !s.ends_with(".lock") {
+                    rels.push(s);
+                }
+            }
+        }
+    }
+    rels.sort();
+    rels.par_iter()
+        .map(|rel| {
+            let path = dir.join(rel);
+            let bytes = super::reader::Mapped::open(&path)?;
+            Ok(FileChecksum { path: rel.clone(), bytes: bytes.len() as u64, xxh3: checksum(&bytes) })
+        })
+        .collect()
+}

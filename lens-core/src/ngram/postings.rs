@@ -1,0 +1,193 @@
+//! Varint-delta posting lists and the fixed-width dictionary that points at them.
+//!
+//! Dictionary entry (16 bytes, little endian): key u32, doc count u32, byte offset u64
+//! into the postings file. Entries are sorted by key; lookup is a binary search over
+//! the memory-mapped array.
+
+use super::Trigram;
+
+/// Size of one dictionary entry in bytes.
+pub const DICT_ENTRY_BYTES: usize = 16;
+
+/// Appends LEB128 `v` to `out`.
+#[inline]
+pub fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Encodes a strictly increasing doc id list as varint deltas.
+pub fn encode_postings(docs: &[u32], out: &mut Vec<u8>) {
+    let mut prev = 0u32;
+    for (i, &d) in docs.iter().enumerate() {
+        let delta = if i == 0 { d } else { d - prev };
+        put_varint(out, delta);
+        prev = d;
+    }
+}
+
+/// Decodes `count` doc ids from `bytes`; `None` when the bytes run out or overflow.
+pub fn decode_postings(bytes: &[u8], count: usize, out: &mut Vec<u32>) -> Option<()> {
+    out.clear();
+    out.reserve(count);
+    let mut pos = 0usize;
+    let mut prev = 0u32;
+    for i in 0..count {
+        let mut v = 0u32;
+        let mut shift = 0;
+        loop {
+            let b = *bytes.get(pos)?;
+            pos += 1;
+            v |= ((b & 0x7f) as u32).checked_shl(shift)?;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return None;
+            }
+        }
+        let d = if i == 0 { v } else { prev.checked_add(v)? };
+        out.push(d);
+        prev = d;
+    }
+    Some(())
+}
+
+/// One dictionary entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DictEntry {
+    pub key: Trigram,
+    pub count: u32,
+    pub offset: u64,
+}
+
+impl DictEntry {
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.key.to_le_bytes());
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(&self.offset.to_le_bytes());
+    }
+
+    pub fn read(bytes: &[u8]) -> DictEntry {
+        DictEntry {
+            key: u32::from_le_bytes(bytes[0..4].try_into().unwrap()),
+            count: u32::from_le_bytes(bytes[4..8].try_into().unwrap()),
+            offset: u64::from_le_bytes(bytes[8..16].try_into().unwrap()),
+        }
+    }
+}
+
+/// Binary search of a memory-mapped dictionary.
+pub fn dict_lookup(dict: &[u8], key: Trigram) -> Option<DictEntry> {
+    let n = dict.len() / DICT_ENTRY_BYTES;
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let at = mid * DICT_ENTRY_BYTES;
+        let k = u32::from_le_bytes(dict[at..at + 4].try_into().unwrap());
+        match k.cmp(&key) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Some(DictEntry::read(&dict[at..at + DICT_ENTRY_BYTES])),
+        }
+    }
+    None
+}
+
+/// Accumulates postings in doc order and writes dictionary + postings.
+///
+/// Docs must be added in increasing id order. Lists live in a slab indexed by
+/// a direct 2^24 table so that appending is one array lookup per (doc, trigram).
+pub struct PostingsWriter {
+    slot_of_key: Vec<u32>,
+    keys: Vec<Trigram>,
+    lists: Vec<Vec<u32>>,
+}
+
+impl Default for PostingsWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PostingsWriter {
+    pub fn new() -> Self {
+        PostingsWriter { slot_of_key: vec![u32::MAX; 1 << 24], keys: Vec::new(), lists: Vec::new() }
+    }
+
+    /// Records that `doc` contains every key in `trigrams`.
+    pub fn add_doc(&mut self, doc: u32, trigrams: &[Trigram]) {
+        for &t in trigrams {
+            let slot = &mut self.slot_of_key[t as usize];
+            if *slot == u32::MAX {
+                *slot = self.lists.len() as u32;
+                self.keys.push(t);
+                self.lists.push(Vec::new());
+            }
+            self.lists[*slot as usize].push(doc);
+        }
+    }
+
+    /// Number of (doc, trigram) pairs added.
+    pub fn total_postings(&self) -> usize {
+        self.lists.iter().map(Vec::len).sum()
+    }
+
+    /// Encodes everything: returns (dictionary bytes, postings bytes).
+    pub fn finish(self) -> (Vec<u8>, Vec<u8>) {
+        use rayon::prelude::*;
+        let PostingsWriter { keys, lists, .. } = self;
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&i| keys[i]);
+        let encoded: Vec<Vec<u8>> = order
+            .par_iter()
+            .map(|&i| {
+                let mut buf = Vec::with_capacity(lists[i].len() + 4);
+                encode_postings(&lists[i], &mut buf);
+                buf
+            })
+            .collect();
+        let total: usize = encoded.iter().map(Vec::len).sum();
+        let mut postings = Vec::with_capacity(total);
+        let mut dict = Vec::with_capacity(order.len() * DICT_ENTRY_BYTES);
+        for (&i, enc) in order.iter().zip(&encoded) {
+            DictEntry { key: keys[i], count: lists[i].len() as u32, offset: postings.len() as u64 }.write(&mut dict);
+            postings.extend_from_slice(enc);
+        }
+        (dict, postings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_postings_and_dict() {
+        let mut w = PostingsWriter::new();
+        w.add_doc(0, &[5, 9]);
+        w.add_doc(3, &[9]);
+        w.add_doc(300_000, &[5, 9, 0x00ff_ffff]);
+        let (dict, post) = w.finish();
+        let e = dict_lookup(&dict, 9).unwrap();
+        let mut out = Vec::new();
+        decode_postings(&post[e.offset as usize..], e.count as usize, &mut out).unwrap();
+        assert_eq!(out, vec![0, 3, 300_000]);
+        assert!(dict_lookup(&dict, 6).is_none());
+        let e = dict_lookup(&dict, 0x00ff_ffff).unwrap();
+        decode_postings(&post[e.offset as usize..], e.count as usize, &mut out).unwrap();
+        assert_eq!(out, vec![300_000]);
+    }
+
+    #[test]
+    fn truncated_postings_are_rejected() {
+        let mut buf = Vec::new();
+        encode_postings(&[1, 200_000], &mut buf);
+        let mut out = Vec::new();
+        assert!(decode_postings(&buf[..buf.len() - 1], 2, &mut out).is_none());
+    }
+}

@@ -1,0 +1,218 @@
+//! Stage-A search: candidates → parallel verification → ranking → hits.
+
+pub mod candidates;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::bundle::BundleReader;
+use crate::error::Result;
+use crate::limits::{Deadline, MAX_SNIPPET_BYTES, VERIFY_BATCH_DOCS};
+use crate::plan::Plan;
+use crate::rank;
+pub use candidates::Strategy;
+use verify::{DocMatch, line_end};
+
+/// One result: a match (or, for filter-only queries, a file with `line` 0).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    pub repo: String,
+    pub path: String,
+    pub language: String,
+    /// 1-based line of the match.
+    pub line: u64,
+    /// Byte offsets within the line (end exclusive).
+    pub start: usize,
+    pub end: usize,
+    /// Byte offsets within the file (end exclusive).
+    pub abs_start: u64,
+    pub abs_end: u64,
+    /// The matched line (lossy UTF-8), windowed around the match when long.
+    pub snippet: String,
+    pub score: f32,
+    #[serde(skip)]
+    pub doc: u32,
+}
+
+/// Why results stopped short of "every match".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Truncation {
+    /// Ranked mode stopped once enough files matched (early termination).
+    EarlyTermination,
+    /// The result limit cut the ranked list.
+    ResultLimit,
+    /// Exhaustive mode hit the match cap.
+    MatchCap,
+    /// The deadline passed.
+    Deadline,
+}
+
+/// Counters and timings of one search.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SearchStats {
+    pub files_total: usize,
+    pub candidates: usize,
+    pub files_considered: usize,
+    pub files_matched: usize,
+    pub matches: usize,
+    pub results: usize,
+    pub strategy: Option<Strategy>,
+    pub ngram_plan: String,
+    pub postings_decoded: usize,
+    pub early_terminated: bool,
+    pub truncated: bool,
+    pub truncation: Option<Truncation>,
+    pub timed_out: bool,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    pub hits: Vec<Hit>,
+    pub stats: SearchStats,
+}
+
+/// Runs Stage-A for `plan` over `bundle` within `deadline`.
+pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result<SearchResult> {
+    let started = Instant::now();
+    let total = bundle.doc_count();
+    let cands = candidates::find(bundle, &plan.ngrams)?;
+    let mut stats = SearchStats {
+        files_total: total,
+        candidates: cands.len(total),
+        strategy: Some(cands.strategy),
+        ngram_plan: plan.ngrams.describe(),
+        postings_decoded: cands.postings_decoded,
+        ..SearchStats::default()
+    };
+    let all_docs: Vec<u32>;
+    let docs: &[u32] = match &cands.docs {
+        Some(d) => d,
+        None => {
+            all_docs = (0..total as u32).collect();
+            &all_docs
+        }
+    };
+
+    let limits = plan.limits;
+    let batch = if limits.exhaustive { VERIFY_BATCH_DOCS * 4 } else { (limits.max_results * 2).clamp(64, VERIFY_BATCH_DOCS * 4) };
+    let mut matched: Vec<DocMatch> = Vec::new();
+    let mut match_count = 0usize;
+    let mut considered = 0usize;
+    for chunk in docs.chunks(batch) {
+        if deadline.expired() {
+            stats.timed_out = true;
+            stats.truncation = Some(Truncation::Deadline);
+            break;
+        }
+        let found: Vec<DocMatch> = chunk.par_iter().filter_map(|&d| verify::verify(bundle, plan, d)).collect();
+        considered += chunk.len();
+        for m in found {
+            match_count += m.spans.len().max(1);
+            matched.push(m);
+        }
+        if limits.exhaustive && match_count >= limits.max_matches {
+            stats.truncation = Some(Truncation::MatchCap);
+            break;
+        }
+        if !limits.exhaustive && matched.len() >= limits.max_results && considered < docs.len() {
+            stats.early_terminated = true;
+            stats.truncation = Some(Truncation::EarlyTermination);
+            break;
+        }
+    }
+    stats.files_considered = considered;
+    stats.files_matched = matched.len();
+    stats.matches = match_count;
+
+    let bm25 = match &plan.bm25_text {
+        Some(text) if !matched.is_empty() => bm25_scores(bundle, text, 1000)?,
+        _ => HashMap::new(),
+    };
+    let docs_table = bundle.docs();
+    let mut scored: Vec<(f32, DocMatch)> = matched
+        .into_iter()
+        .map(|m| {
+            let rec = docs_table.get(m.doc);
+            let s = rank::file_score(
+                rec.static_rank,
+                m.best_word,
+                m.file_name_match,
+                m.spans.len(),
+                bm25.get(&m.doc).copied().unwrap_or(0.0),
+            );
+            (s, m)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
+
+    let cap = if limits.exhaustive { limits.max_matches } else { limits.max_results };
+    let mut hits = Vec::new();
+    'outer: for (score, m) in &scored {
+        let rec = docs_table.get(m.doc);
+        let content = bundle.content(&rec);
+        let path = bundle.path(&rec).into_owned();
+        let repo = bundle.repo_name(&rec).to_string();
+        let language = bundle.language(&rec).to_string();
+        if m.spans.is_empty() {
+            if hits.len() >= cap {
+                stats.truncation.get_or_insert(Truncation::ResultLimit);
+                break;
+            }
+            hits.push(Hit { repo, path, language, line: 0, start: 0, end: 0, abs_start: 0, abs_end: 0, snippet: String::new(), score: *score, doc: m.doc });
+            continue;
+        }
+        for s in &m.spans {
+            if hits.len() >= cap {
+                stats.truncation.get_or_insert(if limits.exhaustive { Truncation::MatchCap } else { Truncation::ResultLimit });
+                break 'outer;
+            }
+            hits.push(Hit {
+                repo: repo.clone(),
+                path: path.clone(),
+                language: language.clone(),
+                line: s.line,
+                start: s.start - s.line_start,
+                end: s.end - s.line_start,
+                abs_start: s.start as u64,
+                abs_end: s.end as u64,
+                snippet: snippet(content, s.line_start, s.start, s.end),
+                score: *score,
+                doc: m.doc,
+            });
+        }
+    }
+    stats.results = hits.len();
+    stats.truncated = stats.truncation.is_some();
+    stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(SearchResult { hits, stats })
+}
+
+fn bm25_scores(bundle: &BundleReader, text: &str, k: usize) -> Result<HashMap<u32, f32>> {
+    let top = bundle.text().bm25(text, k)?;
+    let max = top.iter().map(|&(_, s)| s).fold(0.0f32, f32::max);
+    Ok(top.into_iter().map(|(d, s)| (d, if max > 0.0 { s / max } else { 0.0 })).collect())
+}
+
+/// The line around a match, cut to a window on char boundaries when long.
+fn snippet(content: &[u8], line_start: usize, start: usize, end: usize) -> String {
+    let line_end = line_end(content, line_start);
+    let (mut from, mut to) = (line_start, line_end);
+    if to - from > MAX_SNIPPET_BYTES {
+        let room = MAX_SNIPPET_BYTES.saturating_sub(end.min(to) - start) / 2;
+        from = start.saturating_sub(room).max(line_start);
+        to = (end + room).min(line_end).max(from);
+        while from > line_start && (content[from] & 0xC0) == 0x80 {
+            from -= 1;
+        }
+        while to < line_end && (content[to] & 0xC0) == 0x80 {
+            to += 1;
+        }
+    }
+    String::from_utf8_lossy(&content[from..to]).into_owned()
+}
