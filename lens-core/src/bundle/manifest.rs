@@ -117,6 +117,7 @@ mod tests {
     #[test]
     fn rfc3339() {
         assert_eq!(super::rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339_utc(1_795_478_400), "2026-11-23T00:00:00Z");
+        assert_eq!(super::rfc3339_utc(1_795_441_507), "2026-11-23T13:45:07Z");
+        assert_eq!(super::rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

@@ -17,7 +17,7 @@ mod writer;
 pub use doc_table::{DocRecord, DocTableView};
 pub use manifest::{Manifest, Skip, SkipReason, Source};
 pub use reader::BundleReader;
-pub use writer::{BundleBuilder, BundleMeta, PreparedDoc};
+pub use writer::{BundleBuilder, BundleMeta, PreparedDoc, sync_dir};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const MANIFEST_CHECKSUM_FILE: &str = "manifest.xxh3";

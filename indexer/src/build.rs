@@ -1,0 +1,220 @@
+//! The build pipeline.
+
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lens_core::bundle::manifest::BuildSettings;
+use lens_core::bundle::{BundleBuilder, BundleMeta, Manifest, PreparedDoc, Skip, SkipReason, Source};
+use lens_core::{lang, ngram, rank};
+use rayon::prelude::*;
+
+use crate::walk::{RepoSpec, WalkedFile, git_commit, walk};
+use crate::{BuildError, IndexOptions, swap};
+
+/// Files analysed per pipeline step.
+const BATCH_FILES: usize = 512;
+
+/// What a build did, for the end-of-build summary.
+#[derive(Debug, Clone)]
+pub struct BuildSummary {
+    pub manifest: Manifest,
+    pub elapsed: Duration,
+    pub lexical_elapsed: Duration,
+    pub bundle_bytes: u64,
+}
+
+impl BuildSummary {
+    pub fn mb_per_s(&self) -> f64 {
+        self.manifest.counts.bytes as f64 / 1e6 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Bundle size over indexed bytes.
+    pub fn size_ratio(&self) -> f64 {
+        self.bundle_bytes as f64 / (self.manifest.counts.bytes.max(1)) as f64
+    }
+}
+
+impl std::fmt::Display for BuildSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.manifest.counts;
+        writeln!(f, "indexed {} files, {:.1} MB in {:.2} s ({:.1} MB/s)", c.files, c.bytes as f64 / 1e6, self.elapsed.as_secs_f64(), self.mb_per_s())?;
+        let reasons: Vec<String> = c.skipped_by_reason.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+        writeln!(f, "skipped {} files{}", c.skipped, if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) })?;
+        write!(
+            f,
+            "bundle {:.1} MB = {:.2}x indexed bytes; {} trigrams, {} postings",
+            self.bundle_bytes as f64 / 1e6,
+            self.size_ratio(),
+            c.trigrams,
+            c.postings
+        )
+    }
+}
+
+thread_local! {
+    static SEEN: std::cell::RefCell<(Vec<u32>, u32)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+enum Prepared {
+    Doc(PreparedDoc),
+    Skip(Skip),
+}
+
+fn prepare(f: &WalkedFile, repo_name: &str, opts: &IndexOptions) -> Prepared {
+    let skip = |reason, detail: String| Prepared::Skip(Skip { repo: repo_name.to_string(), path: f.rel_path.clone(), reason, detail: Some(detail) });
+    let content = match std::fs::read(&f.abs_path) {
+        Ok(c) => c,
+        Err(e) => return skip(SkipReason::Unreadable, e.to_string()),
+    };
+    if opts.max_file_size != 0 && content.len() as u64 > opts.max_file_size {
+        return skip(SkipReason::TooLarge, format!("{} bytes > {}", content.len(), opts.max_file_size));
+    }
+    if let Some(at) = memchr::memchr(0, &content) {
+        return skip(SkipReason::Binary, format!("NUL byte at offset {at}"));
+    }
+    let mut trigrams = Vec::new();
+    SEEN.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (seen, stamp) = &mut *guard;
+        if seen.is_empty() {
+            *seen = vec![0u32; 1 << 24];
+        }
+        *stamp = stamp.wrapping_add(1);
+        if *stamp == 0 {
+            seen.fill(0);
+            *stamp = 1;
+        }
+        ngram::distinct_trigrams(&content, seen, *stamp, &mut trigrams);
+    });
+    Prepared::Doc(PreparedDoc {
+        repo: f.repo,
+        path: f.rel_path.clone(),
+        lang: lang::detect(&f.rel_path),
+        static_rank: rank::static_rank(&f.rel_path, f.size),
+        content,
+        trigrams,
+    })
+}
+
+/// Builds a bundle of `repos` at `out`, replacing a previous bundle there atomically.
+pub fn build(repos: &[RepoSpec], out: &Path, opts: &IndexOptions) -> Result<BuildSummary, BuildError> {
+    let started = Instant::now();
+    let mut seen_names = std::collections::HashSet::new();
+    if repos.len() > u16::MAX as usize {
+        return Err(BuildError::TooManyRepos { max: u16::MAX as usize });
+    }
+    for r in repos {
+        if !r.root.is_dir() {
+            return Err(BuildError::NotADirectory { name: r.name.clone(), root: r.root.clone() });
+        }
+        if !seen_names.insert(r.name.clone()) {
+            return Err(BuildError::DuplicateRepo(r.name.clone()));
+        }
+    }
+    if out.exists() && !out.join(lens_core::bundle::MANIFEST_FILE).is_file() && std::fs::read_dir(out).map_err(|e| BuildError::Io { path: out.to_path_buf(), source: e })?.next().is_some() {
+        return Err(BuildError::NotABundle(out.to_path_buf()));
+    }
+
+    let mut files = Vec::new();
+    let mut skips = Vec::new();
+    for (i, r) in repos.iter().enumerate() {
+        walk(i as u16, r, opts, &mut files, &mut skips);
+    }
+    // Doc ids follow static rank so that the first hits in id order are the best.
+    let mut keyed: Vec<(f32, WalkedFile)> = files.into_iter().map(|f| (rank::static_rank(&f.rel_path, f.size), f)).collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.repo.cmp(&b.1.repo)).then_with(|| a.1.rel_path.cmp(&b.1.rel_path)));
+    let files: Vec<WalkedFile> = keyed.into_iter().map(|(_, f)| f).collect();
+    let total_bytes: u64 = files.iter().map(|f| f.size).sum();
+
+    swap::remove_stale_temps(out);
+    let tmp = swap::temp_dir_for(out);
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| BuildError::Io { path: tmp.clone(), source: e })?;
+    let result = build_into(&tmp, repos, files, skips, total_bytes, opts, started);
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    if let Err(e) = swap::install(&tmp, out) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    Ok(BuildSummary { elapsed: started.elapsed(), ..summary })
+}
+
+fn build_into(
+    tmp: &Path,
+    repos: &[RepoSpec],
+    files: Vec<WalkedFile>,
+    mut skips: Vec<Skip>,
+    total_bytes: u64,
+    opts: &IndexOptions,
+    started: Instant,
+) -> Result<BuildSummary, BuildError> {
+    let bar = if opts.progress {
+        let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+                .expect("valid template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let threads = rayon::current_num_threads().max(1);
+    let mut builder = BundleBuilder::create(tmp, threads, opts.text_heap_bytes)?;
+    for r in repos {
+        let path = std::fs::canonicalize(&r.root).unwrap_or_else(|_| r.root.clone());
+        builder.add_source(Source { name: r.name.clone(), path: path.to_string_lossy().into_owned(), commit: git_commit(&r.root) });
+    }
+    let names: Vec<String> = repos.iter().map(|r| r.name.clone()).collect();
+
+    // Analysis (read, binary check, trigrams) runs on rayon one batch ahead of
+    // the single appender, which writes content, postings and tantivy input.
+    let (tx, rx) = sync_channel::<Vec<Prepared>>(2);
+    let producer_opts = opts.clone();
+    let producer = std::thread::spawn(move || {
+        for batch in files.chunks(BATCH_FILES) {
+            let prepared: Vec<Prepared> = batch.par_iter().map(|f| prepare(f, &names[f.repo as usize], &producer_opts)).collect();
+            if tx.send(prepared).is_err() {
+                break;
+            }
+        }
+    });
+    let mut append_result = Ok(());
+    for batch in rx {
+        for p in batch {
+            match p {
+                Prepared::Doc(d) => {
+                    bar.inc(d.content.len() as u64);
+                    if let Err(e) = builder.add(d) {
+                        append_result = Err(e);
+                        break;
+                    }
+                }
+                Prepared::Skip(s) => skips.push(s),
+            }
+        }
+        if append_result.is_err() {
+            break;
+        }
+    }
+    producer.join().expect("analysis thread panicked");
+    append_result?;
+    let lexical_elapsed = started.elapsed();
+    bar.set_message("writing index");
+    skips.sort_by(|a, b| (&a.repo, &a.path).cmp(&(&b.repo, &b.path)));
+    let manifest = builder.finish(BundleMeta {
+        bundle_version: opts.bundle_version.clone(),
+        skipped: skips,
+        build: BuildSettings { respect_ignore_files: !opts.no_ignore, include_hidden: opts.hidden, max_file_size: opts.max_file_size },
+    })?;
+    bar.finish_and_clear();
+    let bundle_bytes = manifest.files.iter().map(|f| f.bytes).sum::<u64>();
+    Ok(BuildSummary { manifest, elapsed: started.elapsed(), lexical_elapsed, bundle_bytes })
+}

@@ -1,0 +1,70 @@
+//! `lens index PATH... --out BUNDLE_DIR`
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use indexer::{IndexOptions, RepoSpec};
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Repositories to index, as PATH or NAME=PATH.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Where to write the bundle (replaced atomically if it exists).
+    #[arg(long, value_name = "BUNDLE_DIR")]
+    pub out: PathBuf,
+    /// Do not respect .gitignore, .ignore or git exclude files.
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Include hidden files and directories.
+    #[arg(long)]
+    pub hidden: bool,
+    /// Skip files larger than this many bytes; 0 means no limit.
+    #[arg(long, value_name = "BYTES", default_value_t = lens_core::limits::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+    /// Semantic version recorded in the bundle manifest.
+    #[arg(long, default_value = "0.1.0")]
+    pub bundle_version: String,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
+    let repos: Vec<RepoSpec> = a.paths.iter().map(|p| RepoSpec::parse(p)).collect();
+    let opts = IndexOptions {
+        no_ignore: a.no_ignore,
+        hidden: a.hidden,
+        max_file_size: a.max_file_size,
+        bundle_version: a.bundle_version,
+        progress: !a.quiet && std::io::stderr().is_terminal(),
+        ..IndexOptions::default()
+    };
+    let summary = indexer::build(&repos, &a.out, &opts).with_context(|| format!("building {}", a.out.display()))?;
+    if a.json {
+        let c = &summary.manifest.counts;
+        let doc = serde_json::json!({
+            "bundle": a.out,
+            "files": c.files,
+            "bytes": c.bytes,
+            "skipped": c.skipped,
+            "skipped_by_reason": c.skipped_by_reason,
+            "elapsed_s": summary.elapsed.as_secs_f64(),
+            "lexical_elapsed_s": summary.lexical_elapsed.as_secs_f64(),
+            "mb_per_s": summary.mb_per_s(),
+            "bundle_bytes": summary.bundle_bytes,
+            "size_ratio": summary.size_ratio(),
+        });
+        println!("{doc}");
+    } else {
+        println!("{summary}");
+        println!("bundle written to {}", a.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

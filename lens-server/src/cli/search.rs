@@ -1,0 +1,204 @@
+//! `lens search --bundle DIR [--json] [--limit N] [--exhaustive] QUERY`
+//! and the grep-compatible form (`-e PATTERN -F -i -w -g GLOB`), plus `--batch`.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use lens_core::{BundleReader, Deadline, GrepRequest, Limits, Plan, SearchResult};
+use serde::Deserialize;
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The bundle to search.
+    #[arg(long, value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// A query in the lens query language (omit when using -e).
+    pub query: Option<String>,
+    /// A regex (Rust syntax) as ripgrep's -e; repeatable.
+    #[arg(short = 'e', long = "regexp", value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+    /// Treat -e patterns as literal strings.
+    #[arg(short = 'F', long)]
+    pub fixed_strings: bool,
+    /// Case-insensitive -e patterns.
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+    /// Only matches bounded by non-word characters.
+    #[arg(short = 'w', long)]
+    pub word_regexp: bool,
+    /// Include or (with !) exclude files by gitignore-style glob; repeatable.
+    #[arg(short = 'g', long = "glob", value_name = "GLOB")]
+    pub globs: Vec<String>,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Maximum results in ranked mode.
+    #[arg(long, default_value_t = lens_core::limits::DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Return every match (caps are reported, never silent).
+    #[arg(long)]
+    pub exhaustive: bool,
+    /// Give up after this many milliseconds, returning partial results flagged as such.
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    /// Run one query per JSON line of FILE, opening the bundle once.
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["query", "patterns"])]
+    pub batch: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchLine {
+    id: serde_json::Value,
+    query: Option<String>,
+    pattern: Option<String>,
+    #[serde(default)]
+    flags: BatchFlags,
+    limit: Option<usize>,
+    exhaustive: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchFlags {
+    #[serde(default)]
+    fixed_string: bool,
+    #[serde(default)]
+    case_insensitive: bool,
+    #[serde(default)]
+    word: bool,
+    #[serde(default)]
+    globs: Vec<String>,
+}
+
+fn limits(limit: usize, exhaustive: bool) -> Limits {
+    if exhaustive { Limits::exhaustive() } else { Limits::top(limit) }
+}
+
+fn open(dir: &std::path::Path) -> anyhow::Result<BundleReader> {
+    BundleReader::open(dir).map_err(anyhow::Error::from)
+}
+
+pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(batch) = &a.batch {
+        let bundle = open(&a.bundle)?;
+        return run_batch(&bundle, batch, &a);
+    }
+    let lim = limits(a.limit, a.exhaustive);
+    let plan = match (&a.query, a.patterns.is_empty()) {
+        (Some(_), false) => bail!("give either a QUERY or -e patterns, not both"),
+        (None, true) => bail!("no query: give a QUERY or -e PATTERN"),
+        (Some(q), true) => {
+            if a.fixed_strings || a.ignore_case || a.word_regexp || !a.globs.is_empty() {
+                bail!("-F, -i, -w and -g go with -e; in a QUERY use \"...\", case:no and file:");
+            }
+            Plan::from_query(&lens_core::parse(q)?, lim)?
+        }
+        (None, false) => Plan::from_grep(
+            &GrepRequest {
+                patterns: a.patterns.clone(),
+                fixed_string: a.fixed_strings,
+                case_insensitive: a.ignore_case,
+                word: a.word_regexp,
+                globs: a.globs.clone(),
+            },
+            lim,
+        )?,
+    };
+    let bundle = open(&a.bundle)?;
+    let deadline = Deadline::after(Duration::from_millis(a.timeout_ms));
+    let result = lens_core::search(&bundle, &plan, &deadline)?;
+    let out = std::io::stdout();
+    let mut out = BufWriter::new(out.lock());
+    if a.json {
+        serde_json::to_writer(&mut out, &serde_json::json!({"results": result.hits, "stats": result.stats}))?;
+        writeln!(out)?;
+    } else {
+        print_human(&mut out, &result)?;
+    }
+    out.flush()?;
+    Ok(if result.hits.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn print_human(out: &mut impl Write, r: &SearchResult) -> std::io::Result<()> {
+    for h in &r.hits {
+        if h.line == 0 {
+            writeln!(out, "{}/{}", h.repo, h.path)?;
+        } else {
+            writeln!(out, "{}/{}:{}:{}: {}", h.repo, h.path, h.line, h.start + 1, h.snippet.trim_end())?;
+        }
+    }
+    let s = &r.stats;
+    eprintln!(
+        "{} results ({} matches in {} files; {} of {} files verified, {:?}){}{} in {:.2} ms",
+        s.results,
+        s.matches,
+        s.files_matched,
+        s.files_considered,
+        s.files_total,
+        s.strategy.map(|x| format!("{x:?}").to_lowercase()).unwrap_or_default(),
+        if s.truncated { format!(", truncated: {:?}", s.truncation.unwrap()) } else { String::new() },
+        if s.timed_out { ", timed out" } else { "" },
+        s.elapsed_ms
+    );
+    Ok(())
+}
+
+fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::Result<ExitCode> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let out = std::io::stdout();
+    let mut out = BufWriter::new(out.lock());
+    let mut failures = 0usize;
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let doc = match serde_json::from_str::<BatchLine>(&line) {
+            Ok(req) => batch_one(bundle, req, a),
+            Err(e) => serde_json::json!({"id": null, "line": n + 1, "error": {"code": "invalid_batch_line", "message": e.to_string()}}),
+        };
+        failures += usize::from(doc.get("error").is_some());
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    if failures > 0 {
+        eprintln!("lens: {failures} batch queries failed");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn batch_one(bundle: &BundleReader, req: BatchLine, a: &SearchArgs) -> serde_json::Value {
+    let started = Instant::now();
+    let lim = limits(req.limit.unwrap_or(a.limit), req.exhaustive.unwrap_or(a.exhaustive));
+    let plan = match (&req.query, &req.pattern) {
+        (Some(q), None) => lens_core::parse(q).and_then(|q| Plan::from_query(&q, lim)),
+        (None, Some(p)) => Plan::from_grep(
+            &GrepRequest {
+                patterns: vec![p.clone()],
+                fixed_string: req.flags.fixed_string,
+                case_insensitive: req.flags.case_insensitive,
+                word: req.flags.word,
+                globs: req.flags.globs.clone(),
+            },
+            lim,
+        ),
+        _ => {
+            return serde_json::json!({"id": req.id, "error": {"code": "invalid_batch_line", "message": "give exactly one of query or pattern"}});
+        }
+    };
+    let result = plan.and_then(|p| lens_core::search(bundle, &p, &Deadline::after(Duration::from_millis(a.timeout_ms))));
+    match result {
+        Ok(mut r) => {
+            r.stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            serde_json::json!({"id": req.id, "results": r.hits, "stats": r.stats})
+        }
+        Err(e) => serde_json::json!({"id": req.id, "error": {"code": e.code(), "message": e.to_string()}}),
+    }
+}
