@@ -33,6 +33,6 @@ pub mod tokenize;
 pub use bundle::{BundleBuilder, BundleReader};
 pub use error::{Error, Result};
 pub use limits::{Deadline, Limits};
-pub use plan::{GrepRequest, Plan};
+pub use plan::{CandidatePolicy, GrepRequest, Plan};
 pub use query::parse;
 pub use search::{Hit, SearchResult, SearchStats, search};

@@ -46,9 +46,21 @@ impl Node {
     }
 }
 
+/// How candidates are chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CandidatePolicy {
+    /// Postings or a full scan, whichever the estimate says is cheaper.
+    #[default]
+    CostBased,
+    /// Always use postings when the n-gram plan has any (tests use this to
+    /// exercise the planner on corpora too small for the cost model to pick it).
+    ForceIndex,
+}
+
 /// Everything a search needs, bound and compiled.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    pub candidate_policy: CandidatePolicy,
     pub root: Node,
     pub matchers: Vec<Matcher>,
     /// For each matcher: true when its matches are reported (not under a negation).
@@ -66,7 +78,7 @@ impl Plan {
         let root = b.bind(&query.expr, false)?;
         let ngrams = ngram_query(&root, &b.matchers).simplify();
         let bm25_text = (b.terms.len() >= 2).then(|| b.terms.join(" "));
-        Ok(Plan { root, matchers: b.matchers, reported: b.reported, ngrams, limits, bm25_text })
+        Ok(Plan { candidate_policy: CandidatePolicy::CostBased, root, matchers: b.matchers, reported: b.reported, ngrams, limits, bm25_text })
     }
 
     /// Plans a grep-style request.
@@ -84,7 +96,7 @@ impl Plan {
         }
         children.push(Node::Content(0));
         let root = if children.len() == 1 { children.pop().unwrap() } else { Node::And(children) };
-        Ok(Plan { root, matchers: vec![matcher], reported: vec![true], ngrams, limits, bm25_text: None })
+        Ok(Plan { candidate_policy: CandidatePolicy::CostBased, root, matchers: vec![matcher], reported: vec![true], ngrams, limits, bm25_text: None })
     }
 }
 

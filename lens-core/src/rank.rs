@@ -53,8 +53,11 @@ pub mod weights {
 
 /// How well a match sits on word boundaries: 2 whole word, 1 one edge, 0 inside a word.
 pub fn word_quality(content: &[u8], start: usize, end: usize) -> u8 {
+    if start >= end || end > content.len() {
+        return 0;
+    }
     let before = start == 0 || !is_word_byte(content[start - 1]) || !is_word_byte(content[start]);
-    let after = end >= content.len() || end == start || !is_word_byte(content[end]) || !is_word_byte(content[end - 1]);
+    let after = end == content.len() || !is_word_byte(content[end]) || !is_word_byte(content[end - 1]);
     u8::from(before) + u8::from(after)
 }
 
@@ -98,5 +101,6 @@ mod tests {
         assert_eq!(word_quality(t, 4, 7), 1);
         assert_eq!(word_quality(t, 12, 15), 1);
         assert_eq!(word_quality(b"afoob", 1, 4), 0);
+        assert_eq!(word_quality(b"0", 1, 1), 0);
     }
 }

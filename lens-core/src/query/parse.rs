@@ -112,10 +112,10 @@ impl<'a> Parser<'a> {
     }
 
     fn at_or_keyword(&self) -> bool {
-        let r = self.rest();
+        let r = self.rest().as_bytes();
         r.len() >= 2
-            && r[..2].eq_ignore_ascii_case("or")
-            && r[2..].chars().next().is_none_or(|c| c.is_whitespace() || c == '(')
+            && r[..2].eq_ignore_ascii_case(b"or")
+            && r.get(2).is_none_or(|&c| c.is_ascii_whitespace() || c == b'(')
     }
 
     fn parse_or(&mut self) -> Result<Option<Expr>> {
@@ -344,6 +344,7 @@ mod tests {
 
     #[test]
     fn errors_name_positions() {
+        assert!(parse("/é+/ or é").is_ok());
         for (q, pos) in [("(foo", 0), ("\"abc", 0), ("/abc", 0), ("case:maybe x", 5), ("foo or", 6), ("", 0)] {
             match parse(q) {
                 Err(Error::InvalidQuery { position, .. }) => assert_eq!(position, pos, "{q}"),

@@ -5,6 +5,7 @@ use crate::bundle::BundleReader;
 use crate::error::Result;
 use crate::limits::SCAN_CANDIDATE_SHARE;
 use crate::ngram::set_ops::{intersect, union};
+use crate::plan::CandidatePolicy;
 use crate::query::NgramQuery;
 
 /// How candidates were found.
@@ -38,13 +39,14 @@ impl Candidates {
 /// Lists bigger than this multiple of the running intersection are left to verification.
 const SKIP_LIST_RATIO: usize = 1000;
 
-pub fn find(bundle: &BundleReader, q: &NgramQuery) -> Result<Candidates> {
+pub fn find(bundle: &BundleReader, q: &NgramQuery, policy: CandidatePolicy) -> Result<Candidates> {
     let total = bundle.doc_count();
     let estimate = estimate(bundle, q, total);
     if matches!(q, NgramQuery::None) || estimate == 0 {
         return Ok(Candidates { strategy: Strategy::Empty, docs: Some(Vec::new()), estimate: 0, postings_decoded: 0 });
     }
-    if matches!(q, NgramQuery::All) || estimate as f64 > SCAN_CANDIDATE_SHARE * total as f64 {
+    let too_many = policy == CandidatePolicy::CostBased && estimate as f64 > SCAN_CANDIDATE_SHARE * total as f64;
+    if matches!(q, NgramQuery::All) || too_many {
         return Ok(Candidates { strategy: Strategy::Scan, docs: None, estimate, postings_decoded: 0 });
     }
     let mut decoded = 0usize;

@@ -81,7 +81,7 @@ pub struct SearchResult {
 pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result<SearchResult> {
     let started = Instant::now();
     let total = bundle.doc_count();
-    let cands = candidates::find(bundle, &plan.ngrams)?;
+    let cands = candidates::find(bundle, &plan.ngrams, plan.candidate_policy)?;
     let mut stats = SearchStats {
         files_total: total,
         candidates: cands.len(total),

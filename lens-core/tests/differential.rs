@@ -1,0 +1,225 @@
+//! Differential property test: the index (n-gram plan, candidates, verification)
+//! against a brute-force scan that applies the `regex` crate line by line.
+//!
+//! Corpora are random and small, with non-ASCII text, invalid UTF-8, long lines
+//! and files with NUL bytes (which the build skips, like ripgrep does).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use lens_core::bundle::manifest::BuildSettings;
+use lens_core::bundle::{BundleBuilder, BundleMeta, PreparedDoc, Source};
+use lens_core::glob::GlobFilter;
+use lens_core::{BundleReader, CandidatePolicy, Deadline, GrepRequest, Limits, Plan, ngram, parse, rank, search};
+use proptest::prelude::*;
+
+type Key = (String, u64, usize, usize);
+
+const PATHS: &[&str] = &["a.rs", "src/b.c", "src/foo/c.py", "tests/d.rs", ".hidden/e.txt", "vendor/f.go", "src/Foo.rs", "docs/é.md"];
+
+const TOKENS: &[&[u8]] = &[
+    b"foo", b"bar", b"Foo", b"FOO", b"baz", b"foo_bar", b"fooBar", b"_", b" ", b" ", b"\t", b"(", b")", b"0", b"42",
+    b"\xc3\xa9", b"\xc3\x89", b"k", b"K", b"\xe2\x84\xaa", b"\xff", b"x", b"spin_lock", b"irqsave", b".", b"-", b"\r",
+];
+
+fn line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => proptest::collection::vec(proptest::sample::select(TOKENS), 0..12).prop_map(|t| t.concat()),
+        1 => (proptest::sample::select(TOKENS), 50..400usize).prop_map(|(t, n)| t.repeat(n)),
+    ]
+}
+
+fn file() -> impl Strategy<Value = Vec<u8>> {
+    (proptest::collection::vec(line(), 0..8), any::<bool>(), 0..20u8).prop_map(|(lines, trailing_nl, nul)| {
+        let mut f = lines.join(&b'\n');
+        if trailing_nl {
+            f.push(b'\n');
+        }
+        if nul == 0 {
+            f.insert(f.len() / 2, 0);
+        }
+        f
+    })
+}
+
+fn corpus() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
+    proptest::collection::btree_map(proptest::sample::select(PATHS), file(), 1..7)
+        .prop_map(|m| m.into_iter().map(|(p, c)| (p.to_string(), c)).collect())
+}
+
+const PATTERNS: &[&str] = &[
+    "foo", "Foo", "bar", "foo.*bar", r"f[o0]+", r"\bfoo\b", "(foo|bar)baz?", "é+", "É", "^foo", "bar$", r"\w+_\d",
+    r"[^ ]{3}x", "k", r"\s+", r"foo\s*\(", "spin_lock_irqsave", "lock", r"\d{2}", "x|é", r"\Bar", ".", "o{2,}",
+    r"[A-Z]\w*", "FOO|baz", "_bar", r"\)\s*$", "(?i)foo", "z*", "",
+    // Alternations of non-literal branches exercise the planner's OR of match queries.
+    "foo.*x|bar.*baz", r"(spin_lock|irqsave)\w*", r"foo\w+r|baz\s+\d", r"(?:foo\s+bar)|(?:baz\s*\()",
+    r"(foo|bar)+baz", r"lock_?irq|FOO\w*x", r"(?:fooBar|foo_bar)\W+k",
+];
+
+const GLOBS: &[&str] = &["*.rs", "!tests/**", "src/**", "!vendor", "*.{c,py}", "!*.md", "**/foo/*"];
+
+#[derive(Debug, Clone)]
+struct Case {
+    pattern: String,
+    fixed: bool,
+    ci: bool,
+    word: bool,
+    globs: Vec<String>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        proptest::sample::select(PATTERNS),
+        any::<bool>(),
+        any::<bool>(),
+        0..4u8,
+        proptest::collection::vec(proptest::sample::select(GLOBS), 0..3),
+    )
+        .prop_map(|(p, fixed, ci, w, g)| Case {
+            pattern: p.to_string(),
+            fixed,
+            ci,
+            word: w == 0,
+            globs: g.into_iter().map(String::from).collect(),
+        })
+}
+
+fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
+    let mut b = BundleBuilder::create(dir, 1, 15_000_000).unwrap();
+    b.add_source(Source { name: "r".into(), path: "/r".into(), commit: None });
+    let mut seen = vec![0u32; 1 << 24];
+    let mut ranked: Vec<&(String, Vec<u8>)> = files.iter().filter(|(_, c)| !c.contains(&0)).collect();
+    ranked.sort_by(|a, b| rank::static_rank(&b.0, b.1.len() as u64).total_cmp(&rank::static_rank(&a.0, a.1.len() as u64)));
+    for (i, (path, content)) in ranked.into_iter().enumerate() {
+        let mut trigrams = Vec::new();
+        ngram::distinct_trigrams(content, &mut seen, i as u32 + 1, &mut trigrams);
+        b.add(PreparedDoc {
+            repo: 0,
+            path: path.clone(),
+            lang: lens_core::lang::detect(path),
+            static_rank: rank::static_rank(path, content.len() as u64),
+            content: content.clone(),
+            trigrams,
+        })
+        .unwrap();
+    }
+    b.finish(BundleMeta { bundle_version: "0.0.0-test".into(), skipped: vec![], build: BuildSettings::default() }).unwrap();
+    BundleReader::open(dir).unwrap()
+}
+
+/// The reference: each line (split at `\n`) searched on its own.
+fn brute_force(files: &[(String, Vec<u8>)], c: &Case) -> Option<BTreeSet<Key>> {
+    let pat = if c.fixed { regex::escape(&c.pattern) } else { c.pattern.clone() };
+    let pat = if c.word { format!(r"\b{{start-half}}(?:{pat})\b{{end-half}}") } else { pat };
+    let re = regex::bytes::RegexBuilder::new(&pat).case_insensitive(c.ci).build().ok()?;
+    let globs = GlobFilter::new(&c.globs).unwrap();
+    let mut out = BTreeSet::new();
+    for (path, content) in files {
+        if content.contains(&0) || !globs.allows(path) {
+            continue;
+        }
+        for (i, line) in content.split(|&b| b == b'\n').enumerate() {
+            for m in re.find_iter(line) {
+                out.insert((path.clone(), i as u64 + 1, m.start(), m.end()));
+            }
+        }
+    }
+    Some(out)
+}
+
+fn keys(r: &lens_core::SearchResult) -> BTreeSet<Key> {
+    r.hits.iter().map(|h| (h.path.clone(), h.line, h.start, h.end)).collect()
+}
+
+fn grep(bundle: &BundleReader, c: &Case) -> Option<BTreeSet<Key>> {
+    let scan = grep_with(bundle, c, CandidatePolicy::CostBased);
+    let index = grep_with(bundle, c, CandidatePolicy::ForceIndex);
+    assert_eq!(scan, index, "scan and index paths differ for {c:?}");
+    index
+}
+
+fn grep_with(bundle: &BundleReader, c: &Case, policy: CandidatePolicy) -> Option<BTreeSet<Key>> {
+    let req = GrepRequest {
+        patterns: vec![c.pattern.clone()],
+        fixed_string: c.fixed,
+        case_insensitive: c.ci,
+        word: c.word,
+        globs: c.globs.clone(),
+    };
+    let mut plan = Plan::from_grep(&req, Limits::exhaustive()).ok()?;
+    plan.candidate_policy = policy;
+    let r = search(bundle, &plan, &Deadline::none()).unwrap();
+    assert!(!r.stats.truncated, "{:?}", r.stats);
+    // Every reported span must also be consistent with its own absolute offsets.
+    for h in &r.hits {
+        assert_eq!(h.abs_end - h.abs_start, (h.end - h.start) as u64);
+    }
+    Some(keys(&r))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    #[test]
+    fn index_equals_brute_force(files in corpus(), cases in proptest::collection::vec(case(), 1..6)) {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = build(dir.path(), &files);
+        for c in &cases {
+            let expected = brute_force(&files, c);
+            let got = grep(&bundle, c);
+            match (expected, got) {
+                (Some(e), Some(g)) => prop_assert_eq!(g, e, "case {:?}", c),
+                (None, None) => {}
+                // lens refuses patterns the reference accepts only for a literal newline.
+                (e, g) => prop_assert!(false, "accept/reject differ for {:?}: reference {:?} lens {:?}", c, e.is_some(), g.is_some()),
+            }
+        }
+    }
+
+    #[test]
+    fn query_language_agrees_with_grep_form(files in corpus(), c in case()) {
+        prop_assume!(!c.pattern.is_empty() && !c.word && c.globs.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = build(dir.path(), &files);
+        let case = if c.ci { "case:no" } else { "case:yes" };
+        let q = if c.fixed {
+            format!("{case} \"{}\"", c.pattern.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            format!("{case} /{}/", c.pattern.replace('/', "\\/"))
+        };
+        let mut plan = Plan::from_query(&parse(&q).unwrap(), Limits::exhaustive()).unwrap();
+        plan.candidate_policy = CandidatePolicy::ForceIndex;
+        let ql = keys(&search(&bundle, &plan, &Deadline::none()).unwrap());
+        prop_assert_eq!(Some(ql), grep(&bundle, &c), "query {}", q);
+    }
+}
+
+#[test]
+fn ranked_mode_returns_a_subset_in_score_order() {
+    let files: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (format!("src/m{i}/f.rs"), format!("fn foo_{i}() {{ foo(); }}\nlet foo = 1;\n").into_bytes()))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = build(dir.path(), &files);
+    let plan = Plan::from_query(&parse("foo").unwrap(), Limits::top(10)).unwrap();
+    let r = search(&bundle, &plan, &Deadline::none()).unwrap();
+    assert_eq!(r.hits.len(), 10);
+    assert!(r.stats.truncated);
+    assert!(r.hits.windows(2).all(|w| w[0].score >= w[1].score));
+    let all = Plan::from_query(&parse("foo").unwrap(), Limits::exhaustive()).unwrap();
+    let every = keys(&search(&bundle, &all, &Deadline::none()).unwrap());
+    assert!(keys(&r).is_subset(&every));
+    assert_eq!(every.len(), 900);
+}
+
+#[test]
+fn expired_deadline_returns_partial_flagged() {
+    let files = vec![("a.rs".to_string(), b"foo\n".to_vec())];
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = build(dir.path(), &files);
+    let plan = Plan::from_query(&parse("foo").unwrap(), Limits::exhaustive()).unwrap();
+    let past = Deadline::at(std::time::Instant::now() - std::time::Duration::from_millis(1));
+    let r = search(&bundle, &plan, &past).unwrap();
+    assert!(r.stats.timed_out && r.stats.truncated);
+    assert!(r.hits.is_empty());
+}
