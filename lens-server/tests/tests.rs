@@ -1,0 +1,12 @@
+//! Integration tests of the `lens` binary, in one test binary.
+
+mod common;
+
+// Exactness against ripgrep on real source trees.
+mod rg_differential;
+// Clear errors and non-zero exits for bad input and damaged bundles.
+mod errors;
+// A build killed midway leaves no bundle, or the previous one.
+mod crash_safety;
+// Walk options, skips recorded in the manifest, batch mode.
+mod indexing;
