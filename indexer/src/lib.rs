@@ -40,7 +40,7 @@ impl Default for IndexOptions {
             max_file_size: lens_core::limits::DEFAULT_MAX_FILE_SIZE,
             bundle_version: "0.1.0".to_string(),
             progress: false,
-            text_heap_bytes: 512 << 20,
+            text_heap_bytes: 2 << 30,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query as TantivyQuery, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
+use tantivy::indexer::NoMergePolicy;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{Error, Result};
@@ -47,7 +48,10 @@ impl TextIndexWriter {
         let (schema, fields) = schema();
         let index = Index::create_in_dir(dir, schema)?;
         register(&index);
-        let writer = index.writer_with_num_threads(threads.max(1), heap_bytes)?;
+        let writer: IndexWriter = index.writer_with_num_threads(threads.max(1), heap_bytes)?;
+        // A bundle is written once; merging segments would cost build time and
+        // buy little, since BM25 statistics are searcher-wide anyway.
+        writer.set_merge_policy(Box::new(NoMergePolicy));
         Ok(TextIndexWriter { writer, fields })
     }
 
@@ -63,14 +67,9 @@ impl TextIndexWriter {
         Ok(())
     }
 
-    /// Commits and merges to one segment, then waits for merges to finish.
+    /// Commits and waits for the writer's threads.
     pub fn finish(mut self) -> Result<()> {
         self.writer.commit()?;
-        let ids = self.writer.index().searchable_segment_ids()?;
-        if ids.len() > 1 {
-            self.writer.merge(&ids).wait()?;
-        }
-        self.writer.garbage_collect_files().wait()?;
         self.writer.wait_merging_threads()?;
         Ok(())
     }
