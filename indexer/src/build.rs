@@ -167,7 +167,7 @@ fn build_into(
         ProgressBar::hidden()
     };
     let threads = rayon::current_num_threads().max(1);
-    let mut builder = BundleBuilder::create(tmp, threads, opts.text_heap_bytes)?;
+    let mut builder = BundleBuilder::create(tmp, opts.text_index.then_some((threads, opts.text_heap_bytes)))?;
     for r in repos {
         let path = std::fs::canonicalize(&r.root).unwrap_or_else(|_| r.root.clone());
         builder.add_source(Source { name: r.name.clone(), path: path.to_string_lossy().into_owned(), commit: git_commit(&r.root) });
@@ -212,7 +212,12 @@ fn build_into(
     let manifest = builder.finish(BundleMeta {
         bundle_version: opts.bundle_version.clone(),
         skipped: skips,
-        build: BuildSettings { respect_ignore_files: !opts.no_ignore, include_hidden: opts.hidden, max_file_size: opts.max_file_size },
+        build: BuildSettings {
+            respect_ignore_files: !opts.no_ignore,
+            include_hidden: opts.hidden,
+            max_file_size: opts.max_file_size,
+            text_index: opts.text_index,
+        },
     })?;
     bar.finish_and_clear();
     let bundle_bytes = manifest.files.iter().map(|f| f.bytes).sum::<u64>();

@@ -30,6 +30,8 @@ pub struct IndexOptions {
     pub progress: bool,
     /// Memory tantivy may use while indexing, in bytes.
     pub text_heap_bytes: usize,
+    /// Build the tantivy text index (BM25); without it the bundle serves exact search only.
+    pub text_index: bool,
 }
 
 impl Default for IndexOptions {
@@ -41,6 +43,7 @@ impl Default for IndexOptions {
             bundle_version: "0.1.0".to_string(),
             progress: false,
             text_heap_bytes: 2 << 30,
+            text_index: true,
         }
     }
 }

@@ -85,7 +85,7 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
-    let mut b = BundleBuilder::create(dir, 1, 15_000_000).unwrap();
+    let mut b = BundleBuilder::create(dir, Some((1, 15_000_000))).unwrap();
     b.add_source(Source { name: "r".into(), path: "/r".into(), commit: None });
     let mut seen = vec![0u32; 1 << 24];
     let mut ranked: Vec<&(String, Vec<u8>)> = files.iter().filter(|(_, c)| !c.contains(&0)).collect();

@@ -93,6 +93,13 @@ pub struct BuildSettings {
     pub include_hidden: bool,
     /// 0 means no limit.
     pub max_file_size: u64,
+    /// Whether the bundle has a tantivy text index (BM25).
+    #[serde(default = "default_true")]
+    pub text_index: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Formats unix seconds as RFC 3339 UTC (no external time crate needed).

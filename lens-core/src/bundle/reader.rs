@@ -45,7 +45,7 @@ pub struct BundleReader {
     docs: Mapped,
     dict: Mapped,
     postings: Mapped,
-    text: TextIndex,
+    text: Option<TextIndex>,
     doc_count: usize,
 }
 
@@ -90,7 +90,7 @@ impl BundleReader {
         if dict.len() % DICT_ENTRY_BYTES != 0 {
             return Err(Error::corrupt(dir.join(NGRAM_DICT_FILE), "size is not a whole number of entries"));
         }
-        let text = TextIndex::open(&dir.join(TEXT_DIR))?;
+        let text = if manifest.build.text_index { Some(TextIndex::open(&dir.join(TEXT_DIR))?) } else { None };
         Ok(BundleReader { dir: dir.to_path_buf(), manifest, content, docs, dict, postings, text, doc_count })
     }
 
@@ -147,8 +147,9 @@ impl BundleReader {
             .ok_or_else(|| Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "malformed posting list"))
     }
 
-    pub fn text(&self) -> &TextIndex {
-        &self.text
+    /// The text index, absent in bundles built with `--no-text-index`.
+    pub fn text(&self) -> Option<&TextIndex> {
+        self.text.as_ref()
     }
 }
 

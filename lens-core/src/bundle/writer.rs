@@ -40,7 +40,7 @@ pub struct BundleBuilder {
     records: Vec<DocRecord>,
     paths: Vec<u8>,
     postings: PostingsWriter,
-    text: TextIndexWriter,
+    text: Option<TextIndexWriter>,
     sources: Vec<Source>,
     languages: Vec<String>,
 }
@@ -56,13 +56,19 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl BundleBuilder {
-    /// Starts a bundle in `dir`, which must exist and be empty.
-    pub fn create(dir: &Path, text_threads: usize, text_heap_bytes: usize) -> Result<Self> {
+    /// Starts a bundle in `dir`, which must exist and be empty. `text` gives
+    /// tantivy's (threads, heap bytes); `None` builds no text index.
+    pub fn create(dir: &Path, text: Option<(usize, usize)>) -> Result<Self> {
         let content_path = dir.join(CONTENT_FILE);
         let content = BufWriter::with_capacity(1 << 20, create_file(&content_path)?);
-        let text_dir = dir.join(TEXT_DIR);
-        std::fs::create_dir(&text_dir).map_err(|e| Error::io(&text_dir, e))?;
-        let text = TextIndexWriter::create(&text_dir, text_threads, text_heap_bytes)?;
+        let text = match text {
+            Some((threads, heap)) => {
+                let text_dir = dir.join(TEXT_DIR);
+                std::fs::create_dir(&text_dir).map_err(|e| Error::io(&text_dir, e))?;
+                Some(TextIndexWriter::create(&text_dir, threads, heap)?)
+            }
+            None => None,
+        };
         Ok(BundleBuilder {
             dir: dir.to_path_buf(),
             content,
@@ -110,8 +116,9 @@ impl BundleBuilder {
         self.content_len += doc.content.len() as u64;
         self.paths.extend_from_slice(doc.path.as_bytes());
         self.postings.add_doc(id, &doc.trigrams);
-        let text = String::from_utf8_lossy(&doc.content);
-        self.text.add(id, &doc.path, &text)?;
+        if let Some(text) = &mut self.text {
+            text.add(id, &doc.path, &String::from_utf8_lossy(&doc.content))?;
+        }
         Ok(id)
     }
 
@@ -142,7 +149,11 @@ impl BundleBuilder {
         write_synced(&dir.join(NGRAM_DICT_FILE), &dict)?;
         write_synced(&dir.join(NGRAM_POSTINGS_FILE), &post)?;
         write_synced(&dir.join(DOCS_FILE), &doc_table::encode(&records, &paths))?;
-        text.finish()?;
+        let has_text = text.is_some();
+        if let Some(text) = text {
+            text.finish()?;
+            sync_dir(&dir.join(TEXT_DIR))?;
+        }
 
         let files = checksum_tree(&dir)?;
         let mut skipped_by_reason = std::collections::BTreeMap::new();
@@ -168,12 +179,11 @@ impl BundleBuilder {
             },
             skipped: meta.skipped,
             files,
-            build: meta.build,
+            build: BuildSettings { text_index: has_text, ..meta.build },
         };
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         write_synced(&dir.join(MANIFEST_FILE), &json)?;
         write_synced(&dir.join(MANIFEST_CHECKSUM_FILE), format!("{}\n", checksum(&json)).as_bytes())?;
-        sync_dir(&dir.join(TEXT_DIR))?;
         sync_dir(&dir)?;
         Ok(manifest)
     }

@@ -194,7 +194,8 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
 }
 
 fn bm25_scores(bundle: &BundleReader, text: &str, k: usize) -> Result<HashMap<u32, f32>> {
-    let top = bundle.text().bm25(text, k)?;
+    let Some(index) = bundle.text() else { return Ok(HashMap::new()) };
+    let top = index.bm25(text, k)?;
     let max = top.iter().map(|&(_, s)| s).fold(0.0f32, f32::max);
     Ok(top.into_iter().map(|(d, s)| (d, if max > 0.0 { s / max } else { 0.0 })).collect())
 }

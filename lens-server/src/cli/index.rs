@@ -28,6 +28,9 @@ pub struct IndexArgs {
     /// Semantic version recorded in the bundle manifest.
     #[arg(long, default_value = "0.1.0")]
     pub bundle_version: String,
+    /// Skip the tantivy text index: a faster build that serves exact search without BM25.
+    #[arg(long)]
+    pub no_text_index: bool,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -43,6 +46,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
         hidden: a.hidden,
         max_file_size: a.max_file_size,
         bundle_version: a.bundle_version,
+        text_index: !a.no_text_index,
         progress: !a.quiet && std::io::stderr().is_terminal(),
         ..IndexOptions::default()
     };
