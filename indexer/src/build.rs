@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lens_core::bundle::manifest::BuildSettings;
-use lens_core::bundle::{BundleBuilder, BundleMeta, Manifest, PreparedDoc, Skip, SkipReason, Source};
+use lens_core::bundle::{
+    BundleBuilder, BundleMeta, Manifest, PreparedDoc, Skip, SkipReason, Source,
+};
 use lens_core::{lang, ngram, rank};
 use rayon::prelude::*;
 
@@ -39,9 +41,29 @@ impl BuildSummary {
 impl std::fmt::Display for BuildSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let c = &self.manifest.counts;
-        writeln!(f, "indexed {} files, {:.1} MB in {:.2} s ({:.1} MB/s)", c.files, c.bytes as f64 / 1e6, self.elapsed.as_secs_f64(), self.mb_per_s())?;
-        let reasons: Vec<String> = c.skipped_by_reason.iter().map(|(r, n)| format!("{r}: {n}")).collect();
-        writeln!(f, "skipped {} files{}", c.skipped, if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) })?;
+        writeln!(
+            f,
+            "indexed {} files, {:.1} MB in {:.2} s ({:.1} MB/s)",
+            c.files,
+            c.bytes as f64 / 1e6,
+            self.elapsed.as_secs_f64(),
+            self.mb_per_s()
+        )?;
+        let reasons: Vec<String> = c
+            .skipped_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r}: {n}"))
+            .collect();
+        writeln!(
+            f,
+            "skipped {} files{}",
+            c.skipped,
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", reasons.join(", "))
+            }
+        )?;
         write!(
             f,
             "bundle {:.1} MB = {:.2}x indexed bytes; {} trigrams, {} postings",
@@ -63,13 +85,23 @@ enum Prepared {
 }
 
 fn prepare(f: &WalkedFile, repo_name: &str, opts: &IndexOptions) -> Prepared {
-    let skip = |reason, detail: String| Prepared::Skip(Skip { repo: repo_name.to_string(), path: f.rel_path.clone(), reason, detail: Some(detail) });
+    let skip = |reason, detail: String| {
+        Prepared::Skip(Skip {
+            repo: repo_name.to_string(),
+            path: f.rel_path.clone(),
+            reason,
+            detail: Some(detail),
+        })
+    };
     let content = match std::fs::read(&f.abs_path) {
         Ok(c) => c,
         Err(e) => return skip(SkipReason::Unreadable, e.to_string()),
     };
     if opts.max_file_size != 0 && content.len() as u64 > opts.max_file_size {
-        return skip(SkipReason::TooLarge, format!("{} bytes > {}", content.len(), opts.max_file_size));
+        return skip(
+            SkipReason::TooLarge,
+            format!("{} bytes > {}", content.len(), opts.max_file_size),
+        );
     }
     if let Some(at) = memchr::memchr(0, &content) {
         return skip(SkipReason::Binary, format!("NUL byte at offset {at}"));
@@ -99,21 +131,39 @@ fn prepare(f: &WalkedFile, repo_name: &str, opts: &IndexOptions) -> Prepared {
 }
 
 /// Builds a bundle of `repos` at `out`, replacing a previous bundle there atomically.
-pub fn build(repos: &[RepoSpec], out: &Path, opts: &IndexOptions) -> Result<BuildSummary, BuildError> {
+pub fn build(
+    repos: &[RepoSpec],
+    out: &Path,
+    opts: &IndexOptions,
+) -> Result<BuildSummary, BuildError> {
     let started = Instant::now();
     let mut seen_names = std::collections::HashSet::new();
     if repos.len() > u16::MAX as usize {
-        return Err(BuildError::TooManyRepos { max: u16::MAX as usize });
+        return Err(BuildError::TooManyRepos {
+            max: u16::MAX as usize,
+        });
     }
     for r in repos {
         if !r.root.is_dir() {
-            return Err(BuildError::NotADirectory { name: r.name.clone(), root: r.root.clone() });
+            return Err(BuildError::NotADirectory {
+                name: r.name.clone(),
+                root: r.root.clone(),
+            });
         }
         if !seen_names.insert(r.name.clone()) {
             return Err(BuildError::DuplicateRepo(r.name.clone()));
         }
     }
-    if out.exists() && !out.join(lens_core::bundle::MANIFEST_FILE).is_file() && std::fs::read_dir(out).map_err(|e| BuildError::Io { path: out.to_path_buf(), source: e })?.next().is_some() {
+    if out.exists()
+        && !out.join(lens_core::bundle::MANIFEST_FILE).is_file()
+        && std::fs::read_dir(out)
+            .map_err(|e| BuildError::Io {
+                path: out.to_path_buf(),
+                source: e,
+            })?
+            .next()
+            .is_some()
+    {
         return Err(BuildError::NotABundle(out.to_path_buf()));
     }
 
@@ -123,15 +173,25 @@ pub fn build(repos: &[RepoSpec], out: &Path, opts: &IndexOptions) -> Result<Buil
         walk(i as u16, r, opts, &mut files, &mut skips);
     }
     // Doc ids follow static rank so that the first hits in id order are the best.
-    let mut keyed: Vec<(f32, WalkedFile)> = files.into_iter().map(|f| (rank::static_rank(&f.rel_path, f.size), f)).collect();
-    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.repo.cmp(&b.1.repo)).then_with(|| a.1.rel_path.cmp(&b.1.rel_path)));
+    let mut keyed: Vec<(f32, WalkedFile)> = files
+        .into_iter()
+        .map(|f| (rank::static_rank(&f.rel_path, f.size), f))
+        .collect();
+    keyed.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(a.1.repo.cmp(&b.1.repo))
+            .then_with(|| a.1.rel_path.cmp(&b.1.rel_path))
+    });
     let files: Vec<WalkedFile> = keyed.into_iter().map(|(_, f)| f).collect();
     let total_bytes: u64 = files.iter().map(|f| f.size).sum();
 
     swap::remove_stale_temps(out);
     let tmp = swap::temp_dir_for(out);
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| BuildError::Io { path: tmp.clone(), source: e })?;
+    std::fs::create_dir_all(&tmp).map_err(|e| BuildError::Io {
+        path: tmp.clone(),
+        source: e,
+    })?;
     let result = build_into(&tmp, repos, files, skips, total_bytes, opts, started);
     let summary = match result {
         Ok(s) => s,
@@ -144,7 +204,10 @@ pub fn build(repos: &[RepoSpec], out: &Path, opts: &IndexOptions) -> Result<Buil
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
-    Ok(BuildSummary { elapsed: started.elapsed(), ..summary })
+    Ok(BuildSummary {
+        elapsed: started.elapsed(),
+        ..summary
+    })
 }
 
 fn build_into(
@@ -167,10 +230,17 @@ fn build_into(
         ProgressBar::hidden()
     };
     let threads = rayon::current_num_threads().max(1);
-    let mut builder = BundleBuilder::create(tmp, opts.text_index.then_some((threads, opts.text_heap_bytes)))?;
+    let mut builder = BundleBuilder::create(
+        tmp,
+        opts.text_index.then_some((threads, opts.text_heap_bytes)),
+    )?;
     for r in repos {
         let path = std::fs::canonicalize(&r.root).unwrap_or_else(|_| r.root.clone());
-        builder.add_source(Source { name: r.name.clone(), path: path.to_string_lossy().into_owned(), commit: git_commit(&r.root) });
+        builder.add_source(Source {
+            name: r.name.clone(),
+            path: path.to_string_lossy().into_owned(),
+            commit: git_commit(&r.root),
+        });
     }
     let names: Vec<String> = repos.iter().map(|r| r.name.clone()).collect();
 
@@ -180,7 +250,10 @@ fn build_into(
     let producer_opts = opts.clone();
     let producer = std::thread::spawn(move || {
         for batch in files.chunks(BATCH_FILES) {
-            let prepared: Vec<Prepared> = batch.par_iter().map(|f| prepare(f, &names[f.repo as usize], &producer_opts)).collect();
+            let prepared: Vec<Prepared> = batch
+                .par_iter()
+                .map(|f| prepare(f, &names[f.repo as usize], &producer_opts))
+                .collect();
             if tx.send(prepared).is_err() {
                 break;
             }
@@ -221,5 +294,10 @@ fn build_into(
     })?;
     bar.finish_and_clear();
     let bundle_bytes = manifest.files.iter().map(|f| f.bytes).sum::<u64>();
-    Ok(BuildSummary { manifest, elapsed: started.elapsed(), lexical_elapsed, bundle_bytes })
+    Ok(BuildSummary {
+        manifest,
+        elapsed: started.elapsed(),
+        lexical_elapsed,
+        bundle_bytes,
+    })
 }

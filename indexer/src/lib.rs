@@ -60,7 +60,10 @@ pub enum BuildError {
     #[error("too many repositories (at most {max})")]
     TooManyRepos { max: usize },
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Core(#[from] lens_core::Error),
 }

@@ -8,16 +8,31 @@ use crate::BuildError;
 
 /// The temporary directory a build of `out` writes into.
 pub fn temp_dir_for(out: &Path) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
     out.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 /// Removes temporary directories left by builds of `out` whose process is gone.
 pub fn remove_stale_temps(out: &Path) {
-    let Some(parent) = out.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }) else { return };
-    let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let Some(parent) = out.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    }) else {
+        return;
+    };
+    let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
     let prefix = format!(".{name}.tmp-");
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
     for e in entries.flatten() {
         let fname = e.file_name().to_string_lossy().into_owned();
         if let Some(pid) = fname.strip_prefix(&prefix) {
@@ -33,13 +48,21 @@ pub fn remove_stale_temps(out: &Path) {
 /// exchanged in one `renameat2(RENAME_EXCHANGE)`, so a reader or a crash sees
 /// either the old or the new bundle, never neither; the old one is then removed.
 pub fn install(tmp: &Path, out: &Path) -> Result<(), BuildError> {
-    let io = |e: std::io::Error| BuildError::Io { path: out.to_path_buf(), source: e };
+    let io = |e: std::io::Error| BuildError::Io {
+        path: out.to_path_buf(),
+        source: e,
+    };
     if out.exists() {
-        if !out.join(lens_core::bundle::MANIFEST_FILE).is_file() && std::fs::read_dir(out).map_err(io)?.next().is_some() {
+        if !out.join(lens_core::bundle::MANIFEST_FILE).is_file()
+            && std::fs::read_dir(out).map_err(io)?.next().is_some()
+        {
             return Err(BuildError::NotABundle(out.to_path_buf()));
         }
         exchange(tmp, out).map_err(io)?;
-        std::fs::remove_dir_all(tmp).map_err(|e| BuildError::Io { path: tmp.to_path_buf(), source: e })?;
+        std::fs::remove_dir_all(tmp).map_err(|e| BuildError::Io {
+            path: tmp.to_path_buf(),
+            source: e,
+        })?;
     } else {
         std::fs::rename(tmp, out).map_err(io)?;
     }
@@ -53,6 +76,18 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     let ca = CString::new(a.as_os_str().as_bytes())?;
     let cb = CString::new(b.as_os_str().as_bytes())?;
     // SAFETY: both arguments are valid NUL-terminated paths for the duration of the call.
-    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }

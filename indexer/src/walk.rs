@@ -19,14 +19,23 @@ impl RepoSpec {
     pub fn parse(arg: &str) -> RepoSpec {
         if let Some((name, path)) = arg.split_once('=') {
             if !name.is_empty() && !name.contains('/') {
-                return RepoSpec { name: name.to_string(), root: PathBuf::from(path) };
+                return RepoSpec {
+                    name: name.to_string(),
+                    root: PathBuf::from(path),
+                };
             }
         }
         let root = PathBuf::from(arg);
         let name = std::fs::canonicalize(&root)
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| arg.trim_end_matches('/').rsplit('/').next().unwrap_or(arg).to_string());
+            .unwrap_or_else(|| {
+                arg.trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(arg)
+                    .to_string()
+            });
         RepoSpec { name, root }
     }
 }
@@ -41,7 +50,13 @@ pub struct WalkedFile {
 }
 
 /// Lists the files of one repository, recording oversized and unreadable ones as skips.
-pub fn walk(repo_index: u16, spec: &RepoSpec, opts: &IndexOptions, files: &mut Vec<WalkedFile>, skips: &mut Vec<Skip>) {
+pub fn walk(
+    repo_index: u16,
+    spec: &RepoSpec,
+    opts: &IndexOptions,
+    files: &mut Vec<WalkedFile>,
+    skips: &mut Vec<Skip>,
+) {
     let ignore = !opts.no_ignore;
     let mut b = WalkBuilder::new(&spec.root);
     b.hidden(!opts.hidden)
@@ -56,12 +71,21 @@ pub fn walk(repo_index: u16, spec: &RepoSpec, opts: &IndexOptions, files: &mut V
         let entry = match entry {
             Ok(e) => e,
             Err(err) => {
-                let path = error_path(&err).map(|p| rel(&spec.root, p)).unwrap_or_default();
-                skips.push(Skip { repo: spec.name.clone(), path, reason: SkipReason::Unreadable, detail: Some(err.to_string()) });
+                let path = error_path(&err)
+                    .map(|p| rel(&spec.root, p))
+                    .unwrap_or_default();
+                skips.push(Skip {
+                    repo: spec.name.clone(),
+                    path,
+                    reason: SkipReason::Unreadable,
+                    detail: Some(err.to_string()),
+                });
                 continue;
             }
         };
-        let Some(ft) = entry.file_type() else { continue };
+        let Some(ft) = entry.file_type() else {
+            continue;
+        };
         if !ft.is_file() {
             continue;
         }
@@ -69,7 +93,12 @@ pub fn walk(repo_index: u16, spec: &RepoSpec, opts: &IndexOptions, files: &mut V
         let size = match entry.metadata() {
             Ok(m) => m.len(),
             Err(err) => {
-                skips.push(Skip { repo: spec.name.clone(), path: rel_path, reason: SkipReason::Unreadable, detail: Some(err.to_string()) });
+                skips.push(Skip {
+                    repo: spec.name.clone(),
+                    path: rel_path,
+                    reason: SkipReason::Unreadable,
+                    detail: Some(err.to_string()),
+                });
                 continue;
             }
         };
@@ -82,14 +111,21 @@ pub fn walk(repo_index: u16, spec: &RepoSpec, opts: &IndexOptions, files: &mut V
             });
             continue;
         }
-        files.push(WalkedFile { repo: repo_index, rel_path, abs_path: entry.into_path(), size });
+        files.push(WalkedFile {
+            repo: repo_index,
+            rel_path,
+            abs_path: entry.into_path(),
+            size,
+        });
     }
 }
 
 fn error_path(err: &ignore::Error) -> Option<&Path> {
     match err {
         ignore::Error::WithPath { path, .. } => Some(path),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
         _ => None,
     }
 }
@@ -112,7 +148,9 @@ pub fn git_commit(root: &Path) -> Option<String> {
         return Some(c.trim().to_string());
     }
     let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
-    packed.lines().find_map(|l| l.strip_suffix(reference).map(|c| c.trim().to_string()))
+    packed
+        .lines()
+        .find_map(|l| l.strip_suffix(reference).map(|c| c.trim().to_string()))
 }
 
 #[cfg(test)]

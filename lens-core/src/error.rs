@@ -10,7 +10,11 @@ pub enum Error {
     InvalidQuery { position: usize, reason: String },
     /// A regex in the query does not compile.
     #[error("invalid regex {pattern:?}{}: {reason}", position.map(|p| format!(" at byte {p}")).unwrap_or_default())]
-    InvalidRegex { pattern: String, position: Option<usize>, reason: String },
+    InvalidRegex {
+        pattern: String,
+        position: Option<usize>,
+        reason: String,
+    },
     /// A `-g` glob does not parse.
     #[error("invalid glob {glob:?}: {reason}")]
     InvalidGlob { glob: String, reason: String },
@@ -25,7 +29,10 @@ pub enum Error {
     UnsupportedFormat { found: u32, min: u32, max: u32 },
     /// An I/O failure on a named path.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The full-text (tantivy) index failed.
     #[error("text index: {0}")]
     TextIndex(String),
@@ -33,11 +40,17 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(file: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::CorruptBundle { file: file.into(), reason: reason.into() }
+        Error::CorruptBundle {
+            file: file.into(),
+            reason: reason.into(),
+        }
     }
 
     /// A short stable code for the error kind (used in JSON error bodies).

@@ -16,9 +16,15 @@ impl GlobFilter {
     pub fn new(globs: &[String]) -> Result<GlobFilter> {
         let mut b = OverrideBuilder::new(".");
         for g in globs {
-            b.add(g).map_err(|e| Error::InvalidGlob { glob: g.clone(), reason: e.to_string() })?;
+            b.add(g).map_err(|e| Error::InvalidGlob {
+                glob: g.clone(),
+                reason: e.to_string(),
+            })?;
         }
-        let overrides = b.build().map_err(|e| Error::InvalidGlob { glob: globs.join(" "), reason: e.to_string() })?;
+        let overrides = b.build().map_err(|e| Error::InvalidGlob {
+            glob: globs.join(" "),
+            reason: e.to_string(),
+        })?;
         Ok(GlobFilter { overrides })
     }
 

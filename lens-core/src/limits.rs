@@ -47,12 +47,19 @@ impl Default for Limits {
 impl Limits {
     /// Ranked search returning at most `n` results.
     pub fn top(n: usize) -> Self {
-        Limits { max_results: n, ..Limits::default() }
+        Limits {
+            max_results: n,
+            ..Limits::default()
+        }
     }
 
     /// Every match, up to the exhaustive cap.
     pub fn exhaustive() -> Self {
-        Limits { exhaustive: true, max_results: usize::MAX, ..Limits::default() }
+        Limits {
+            exhaustive: true,
+            max_results: usize::MAX,
+            ..Limits::default()
+        }
     }
 }
 
@@ -70,7 +77,9 @@ impl Deadline {
 
     /// Expires `budget` from now.
     pub fn after(budget: Duration) -> Self {
-        Deadline { at: Some(Instant::now() + budget) }
+        Deadline {
+            at: Some(Instant::now() + budget),
+        }
     }
 
     /// Expires at `at`.
@@ -85,6 +94,7 @@ impl Deadline {
 
     /// Time left, `None` when unbounded.
     pub fn remaining(&self) -> Option<Duration> {
-        self.at.map(|at| at.saturating_duration_since(Instant::now()))
+        self.at
+            .map(|at| at.saturating_duration_since(Instant::now()))
     }
 }

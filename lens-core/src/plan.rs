@@ -74,19 +74,40 @@ pub struct Plan {
 impl Plan {
     /// Plans a query-language query.
     pub fn from_query(query: &Query, limits: Limits) -> Result<Plan> {
-        let mut b = Binder { case: query.case, limits, matchers: Vec::new(), reported: Vec::new(), terms: Vec::new() };
+        let mut b = Binder {
+            case: query.case,
+            limits,
+            matchers: Vec::new(),
+            reported: Vec::new(),
+            terms: Vec::new(),
+        };
         let root = b.bind(&query.expr, false)?;
         let ngrams = ngram_query(&root, &b.matchers).simplify();
         let bm25_text = (b.terms.len() >= 2).then(|| b.terms.join(" "));
-        Ok(Plan { candidate_policy: CandidatePolicy::CostBased, root, matchers: b.matchers, reported: b.reported, ngrams, limits, bm25_text })
+        Ok(Plan {
+            candidate_policy: CandidatePolicy::CostBased,
+            root,
+            matchers: b.matchers,
+            reported: b.reported,
+            ngrams,
+            limits,
+            bm25_text,
+        })
     }
 
     /// Plans a grep-style request.
     pub fn from_grep(req: &GrepRequest, limits: Limits) -> Result<Plan> {
         if req.patterns.is_empty() {
-            return Err(Error::InvalidQuery { position: 0, reason: "no pattern given".into() });
+            return Err(Error::InvalidQuery {
+                position: 0,
+                reason: "no pattern given".into(),
+            });
         }
-        let opts = MatchOptions { fixed_string: req.fixed_string, case_insensitive: req.case_insensitive, word: req.word };
+        let opts = MatchOptions {
+            fixed_string: req.fixed_string,
+            case_insensitive: req.case_insensitive,
+            word: req.word,
+        };
         let pats: Vec<&str> = req.patterns.iter().map(String::as_str).collect();
         let matcher = Matcher::new(&pats, opts, limits.max_regex_size)?;
         let ngrams = matcher.ngrams().clone();
@@ -95,8 +116,20 @@ impl Plan {
             children.push(Node::Glob(Box::new(GlobFilter::new(&req.globs)?)));
         }
         children.push(Node::Content(0));
-        let root = if children.len() == 1 { children.pop().unwrap() } else { Node::And(children) };
-        Ok(Plan { candidate_policy: CandidatePolicy::CostBased, root, matchers: vec![matcher], reported: vec![true], ngrams, limits, bm25_text: None })
+        let root = if children.len() == 1 {
+            children.pop().unwrap()
+        } else {
+            Node::And(children)
+        };
+        Ok(Plan {
+            candidate_policy: CandidatePolicy::CostBased,
+            root,
+            matchers: vec![matcher],
+            reported: vec![true],
+            ngrams,
+            limits,
+            bm25_text: None,
+        })
     }
 }
 
@@ -135,24 +168,45 @@ impl Binder {
     fn bind(&mut self, e: &Expr, negated: bool) -> Result<Node> {
         Ok(match e {
             Expr::And(v) => {
-                let mut nodes = v.iter().map(|x| self.bind(x, negated)).collect::<Result<Vec<_>>>()?;
+                let mut nodes = v
+                    .iter()
+                    .map(|x| self.bind(x, negated))
+                    .collect::<Result<Vec<_>>>()?;
                 // Cheap filters first so they short-circuit before content is read.
                 nodes.sort_by_key(|n| !n.is_cheap());
                 Node::And(nodes)
             }
-            Expr::Or(v) => Node::Or(v.iter().map(|x| self.bind(x, negated)).collect::<Result<_>>()?),
+            Expr::Or(v) => Node::Or(
+                v.iter()
+                    .map(|x| self.bind(x, negated))
+                    .collect::<Result<_>>()?,
+            ),
             Expr::Not(inner) => Node::Not(Box::new(self.bind(inner, !negated)?)),
             Expr::Content(p) => {
                 if p.text.is_empty() {
-                    return Err(Error::InvalidQuery { position: p.position, reason: "empty pattern".into() });
+                    return Err(Error::InvalidQuery {
+                        position: p.position,
+                        reason: "empty pattern".into(),
+                    });
                 }
-                let opts = MatchOptions { fixed_string: !p.is_regex, case_insensitive: case_insensitive(self.case, p), word: false };
-                let m = Matcher::new(&[p.text.as_str()], opts, self.limits.max_regex_size).map_err(|e| match e {
-                    Error::InvalidRegex { pattern, position, reason } => {
-                        Error::InvalidRegex { pattern, position: position.map(|x| x + p.position), reason }
-                    }
-                    e => e,
-                })?;
+                let opts = MatchOptions {
+                    fixed_string: !p.is_regex,
+                    case_insensitive: case_insensitive(self.case, p),
+                    word: false,
+                };
+                let m = Matcher::new(&[p.text.as_str()], opts, self.limits.max_regex_size)
+                    .map_err(|e| match e {
+                        Error::InvalidRegex {
+                            pattern,
+                            position,
+                            reason,
+                        } => Error::InvalidRegex {
+                            pattern,
+                            position: position.map(|x| x + p.position),
+                            reason,
+                        },
+                        e => e,
+                    })?;
                 self.matchers.push(m);
                 self.reported.push(!negated);
                 if !negated {
@@ -168,12 +222,20 @@ impl Binder {
 
     fn side_regex(&self, p: &Pattern) -> Result<meta::Regex> {
         let ci = case_insensitive(self.case, p);
-        let text = if p.is_regex { p.text.clone() } else { regex_syntax::escape(&p.text) };
+        let text = if p.is_regex {
+            p.text.clone()
+        } else {
+            regex_syntax::escape(&p.text)
+        };
         meta::Regex::builder()
             .syntax(regex_automata::util::syntax::Config::new().case_insensitive(ci))
             .configure(meta::Config::new().nfa_size_limit(Some(self.limits.max_regex_size)))
             .build(&text)
-            .map_err(|e| Error::InvalidRegex { pattern: p.text.clone(), position: Some(p.position), reason: e.to_string() })
+            .map_err(|e| Error::InvalidRegex {
+                pattern: p.text.clone(),
+                position: Some(p.position),
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -182,7 +244,9 @@ fn ngram_query(node: &Node, matchers: &[Matcher]) -> NgramQuery {
         Node::And(v) => NgramQuery::And(v.iter().map(|n| ngram_query(n, matchers)).collect()),
         Node::Or(v) => NgramQuery::Or(v.iter().map(|n| ngram_query(n, matchers)).collect()),
         Node::Content(i) => matchers[*i].ngrams().clone(),
-        Node::Not(_) | Node::Path(_) | Node::Repo(_) | Node::Lang(_) | Node::Glob(_) => NgramQuery::All,
+        Node::Not(_) | Node::Path(_) | Node::Repo(_) | Node::Lang(_) | Node::Glob(_) => {
+            NgramQuery::All
+        }
     }
 }
 

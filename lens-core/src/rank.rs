@@ -23,19 +23,34 @@ pub fn static_rank(path: &str, size: u64) -> f32 {
 }
 
 fn is_vendored(p: &str) -> bool {
-    ["vendor/", "third_party/", "third-party/", "node_modules/", "external/", "deps/"]
-        .iter()
-        .any(|d| p.starts_with(d) || p.contains(&format!("/{d}")))
+    [
+        "vendor/",
+        "third_party/",
+        "third-party/",
+        "node_modules/",
+        "external/",
+        "deps/",
+    ]
+    .iter()
+    .any(|d| p.starts_with(d) || p.contains(&format!("/{d}")))
 }
 
 fn is_generated(p: &str) -> bool {
-    p.ends_with(".min.js") || p.ends_with(".pb.go") || p.ends_with("_pb2.py") || p.contains("generated") || p.ends_with(".lock")
+    p.ends_with(".min.js")
+        || p.ends_with(".pb.go")
+        || p.ends_with("_pb2.py")
+        || p.contains("generated")
+        || p.ends_with(".lock")
 }
 
 fn is_test(p: &str) -> bool {
     let name = p.rsplit('/').next().unwrap_or(p);
-    p.split('/').any(|c| matches!(c, "test" | "tests" | "testing" | "testdata" | "__tests__" | "spec" | "selftests"))
-        || name.starts_with("test_")
+    p.split('/').any(|c| {
+        matches!(
+            c,
+            "test" | "tests" | "testing" | "testdata" | "__tests__" | "spec" | "selftests"
+        )
+    }) || name.starts_with("test_")
         || name.contains("_test.")
         || name.contains(".test.")
         || name.contains(".spec.")
@@ -57,7 +72,8 @@ pub fn word_quality(content: &[u8], start: usize, end: usize) -> u8 {
         return 0;
     }
     let before = start == 0 || !is_word_byte(content[start - 1]) || !is_word_byte(content[start]);
-    let after = end == content.len() || !is_word_byte(content[end]) || !is_word_byte(content[end - 1]);
+    let after =
+        end == content.len() || !is_word_byte(content[end]) || !is_word_byte(content[end - 1]);
     u8::from(before) + u8::from(after)
 }
 
@@ -67,7 +83,13 @@ fn is_word_byte(b: u8) -> bool {
 }
 
 /// Combines a file's signals into its score.
-pub fn file_score(static_rank: f32, best_word: u8, file_name_match: bool, matches: usize, bm25_norm: f32) -> f32 {
+pub fn file_score(
+    static_rank: f32,
+    best_word: u8,
+    file_name_match: bool,
+    matches: usize,
+    bm25_norm: f32,
+) -> f32 {
     use weights::*;
     let word = match best_word {
         2 => WHOLE_WORD,

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
+use tantivy::indexer::NoMergePolicy;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query as TantivyQuery, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
-use tantivy::indexer::NoMergePolicy;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{Error, Result};
@@ -23,17 +23,29 @@ pub struct TextFields {
 fn schema() -> (Schema, TextFields) {
     let mut b = Schema::builder();
     let text = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer(CODE_TOKENIZER).set_index_option(IndexRecordOption::WithFreqs),
+        TextFieldIndexing::default()
+            .set_tokenizer(CODE_TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqs),
     );
     let doc = b.add_u64_field("doc", FAST);
     let content = b.add_text_field("content", text.clone());
     let path = b.add_text_field("path", text.clone());
     let name = b.add_text_field("name", text);
-    (b.build(), TextFields { doc, content, path, name })
+    (
+        b.build(),
+        TextFields {
+            doc,
+            content,
+            path,
+            name,
+        },
+    )
 }
 
 fn register(index: &Index) {
-    index.tokenizers().register(CODE_TOKENIZER, CodeTokenizer::default());
+    index
+        .tokenizers()
+        .register(CODE_TOKENIZER, CodeTokenizer::default());
 }
 
 /// Writes the text index of a bundle under construction.
@@ -86,7 +98,10 @@ impl TextIndex {
         let index = Index::open_in_dir(dir).map_err(|e| Error::corrupt(dir, e.to_string()))?;
         register(&index);
         let (_, fields) = schema();
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         Ok(TextIndex { reader, fields })
     }
 
@@ -104,8 +119,15 @@ impl TextIndex {
         }
         let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
         for t in &terms {
-            for (field, boost) in [(self.fields.content, 1.0f32), (self.fields.path, 2.0), (self.fields.name, 3.0)] {
-                let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
+            for (field, boost) in [
+                (self.fields.content, 1.0f32),
+                (self.fields.path, 2.0),
+                (self.fields.name, 3.0),
+            ] {
+                let q = TermQuery::new(
+                    Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
             }
         }
@@ -128,4 +150,3 @@ impl TextIndex {
         self.reader.searcher().num_docs()
     }
 }
-

@@ -104,7 +104,9 @@ fn split_ascii(w: &[u8], parts: &mut Vec<(usize, usize)>) {
                 let prev = w[i - 1];
                 let next = w.get(i + 1).copied();
                 let boundary = (prev.is_ascii_lowercase() && c.is_ascii_uppercase())
-                    || (prev.is_ascii_uppercase() && c.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                    || (prev.is_ascii_uppercase()
+                        && c.is_ascii_uppercase()
+                        && next.is_some_and(|n| n.is_ascii_lowercase()))
                     || (prev.is_ascii_digit() && c.is_ascii_uppercase());
                 if boundary {
                     parts.push((s, i));
@@ -134,7 +136,9 @@ pub fn split_identifier(word: &str) -> Vec<(usize, usize)> {
             let prev = chars[k - 1].1;
             let next = chars.get(k + 1).map(|&(_, n)| n);
             let boundary = (prev.is_lowercase() && c.is_uppercase())
-                || (prev.is_uppercase() && c.is_uppercase() && next.is_some_and(char::is_lowercase))
+                || (prev.is_uppercase()
+                    && c.is_uppercase()
+                    && next.is_some_and(char::is_lowercase))
                 || (prev.is_numeric() && c.is_uppercase());
             if boundary {
                 parts.push((s, i));
@@ -183,13 +187,20 @@ impl tantivy::tokenizer::Tokenizer for CodeTokenizer {
             spans.push((s, e, ts, texts.len()));
         });
         self.token.reset();
-        CodeTokenStream { texts: &self.texts, spans: &self.spans, token: &mut self.token, next: 0 }
+        CodeTokenStream {
+            texts: &self.texts,
+            spans: &self.spans,
+            token: &mut self.token,
+            next: 0,
+        }
     }
 }
 
 impl tantivy::tokenizer::TokenStream for CodeTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        let Some(&(from, to, ts, te)) = self.spans.get(self.next) else { return false };
+        let Some(&(from, to, ts, te)) = self.spans.get(self.next) else {
+            return false;
+        };
         self.token.offset_from = from;
         self.token.offset_to = to;
         self.token.position = self.next;
@@ -221,7 +232,10 @@ mod tests {
 
     #[test]
     fn splits_camel_and_snake() {
-        assert_eq!(tokens("parseHTTPResponse_v2"), ["parsehttpresponse_v2", "parse", "http", "response", "v2"]);
+        assert_eq!(
+            tokens("parseHTTPResponse_v2"),
+            ["parsehttpresponse_v2", "parse", "http", "response", "v2"]
+        );
         assert_eq!(tokens("spin_lock(x)"), ["spin_lock", "spin", "lock", "x"]);
         assert_eq!(tokens("plain"), ["plain"]);
         assert_eq!(tokens("Émile_été"), ["émile_été", "émile", "été"]);

@@ -10,16 +10,52 @@ use std::path::Path;
 use lens_core::bundle::manifest::BuildSettings;
 use lens_core::bundle::{BundleBuilder, BundleMeta, PreparedDoc, Source};
 use lens_core::glob::GlobFilter;
-use lens_core::{BundleReader, CandidatePolicy, Deadline, GrepRequest, Limits, Plan, ngram, parse, rank, search};
+use lens_core::{
+    BundleReader, CandidatePolicy, Deadline, GrepRequest, Limits, Plan, ngram, parse, rank, search,
+};
 use proptest::prelude::*;
 
 type Key = (String, u64, usize, usize);
 
-const PATHS: &[&str] = &["a.rs", "src/b.c", "src/foo/c.py", "tests/d.rs", ".hidden/e.txt", "vendor/f.go", "src/Foo.rs", "docs/é.md"];
+const PATHS: &[&str] = &[
+    "a.rs",
+    "src/b.c",
+    "src/foo/c.py",
+    "tests/d.rs",
+    ".hidden/e.txt",
+    "vendor/f.go",
+    "src/Foo.rs",
+    "docs/é.md",
+];
 
 const TOKENS: &[&[u8]] = &[
-    b"foo", b"bar", b"Foo", b"FOO", b"baz", b"foo_bar", b"fooBar", b"_", b" ", b" ", b"\t", b"(", b")", b"0", b"42",
-    b"\xc3\xa9", b"\xc3\x89", b"k", b"K", b"\xe2\x84\xaa", b"\xff", b"x", b"spin_lock", b"irqsave", b".", b"-", b"\r",
+    b"foo",
+    b"bar",
+    b"Foo",
+    b"FOO",
+    b"baz",
+    b"foo_bar",
+    b"fooBar",
+    b"_",
+    b" ",
+    b" ",
+    b"\t",
+    b"(",
+    b")",
+    b"0",
+    b"42",
+    b"\xc3\xa9",
+    b"\xc3\x89",
+    b"k",
+    b"K",
+    b"\xe2\x84\xaa",
+    b"\xff",
+    b"x",
+    b"spin_lock",
+    b"irqsave",
+    b".",
+    b"-",
+    b"\r",
 ];
 
 fn line() -> impl Strategy<Value = Vec<u8>> {
@@ -30,16 +66,21 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn file() -> impl Strategy<Value = Vec<u8>> {
-    (proptest::collection::vec(line(), 0..8), any::<bool>(), 0..20u8).prop_map(|(lines, trailing_nl, nul)| {
-        let mut f = lines.join(&b'\n');
-        if trailing_nl {
-            f.push(b'\n');
-        }
-        if nul == 0 {
-            f.insert(f.len() / 2, 0);
-        }
-        f
-    })
+    (
+        proptest::collection::vec(line(), 0..8),
+        any::<bool>(),
+        0..20u8,
+    )
+        .prop_map(|(lines, trailing_nl, nul)| {
+            let mut f = lines.join(&b'\n');
+            if trailing_nl {
+                f.push(b'\n');
+            }
+            if nul == 0 {
+                f.insert(f.len() / 2, 0);
+            }
+            f
+        })
 }
 
 fn corpus() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
@@ -48,15 +89,55 @@ fn corpus() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
 }
 
 const PATTERNS: &[&str] = &[
-    "foo", "Foo", "bar", "foo.*bar", r"f[o0]+", r"\bfoo\b", "(foo|bar)baz?", "é+", "É", "^foo", "bar$", r"\w+_\d",
-    r"[^ ]{3}x", "k", r"\s+", r"foo\s*\(", "spin_lock_irqsave", "lock", r"\d{2}", "x|é", r"\Bar", ".", "o{2,}",
-    r"[A-Z]\w*", "FOO|baz", "_bar", r"\)\s*$", "(?i)foo", "z*", "",
+    "foo",
+    "Foo",
+    "bar",
+    "foo.*bar",
+    r"f[o0]+",
+    r"\bfoo\b",
+    "(foo|bar)baz?",
+    "é+",
+    "É",
+    "^foo",
+    "bar$",
+    r"\w+_\d",
+    r"[^ ]{3}x",
+    "k",
+    r"\s+",
+    r"foo\s*\(",
+    "spin_lock_irqsave",
+    "lock",
+    r"\d{2}",
+    "x|é",
+    r"\Bar",
+    ".",
+    "o{2,}",
+    r"[A-Z]\w*",
+    "FOO|baz",
+    "_bar",
+    r"\)\s*$",
+    "(?i)foo",
+    "z*",
+    "",
     // Alternations of non-literal branches exercise the planner's OR of match queries.
-    "foo.*x|bar.*baz", r"(spin_lock|irqsave)\w*", r"foo\w+r|baz\s+\d", r"(?:foo\s+bar)|(?:baz\s*\()",
-    r"(foo|bar)+baz", r"lock_?irq|FOO\w*x", r"(?:fooBar|foo_bar)\W+k",
+    "foo.*x|bar.*baz",
+    r"(spin_lock|irqsave)\w*",
+    r"foo\w+r|baz\s+\d",
+    r"(?:foo\s+bar)|(?:baz\s*\()",
+    r"(foo|bar)+baz",
+    r"lock_?irq|FOO\w*x",
+    r"(?:fooBar|foo_bar)\W+k",
 ];
 
-const GLOBS: &[&str] = &["*.rs", "!tests/**", "src/**", "!vendor", "*.{c,py}", "!*.md", "**/foo/*"];
+const GLOBS: &[&str] = &[
+    "*.rs",
+    "!tests/**",
+    "src/**",
+    "!vendor",
+    "*.{c,py}",
+    "!*.md",
+    "**/foo/*",
+];
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -86,10 +167,18 @@ fn case() -> impl Strategy<Value = Case> {
 
 fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
     let mut b = BundleBuilder::create(dir, Some((1, 15_000_000))).unwrap();
-    b.add_source(Source { name: "r".into(), path: "/r".into(), commit: None });
+    b.add_source(Source {
+        name: "r".into(),
+        path: "/r".into(),
+        commit: None,
+    });
     let mut seen = vec![0u32; 1 << 24];
-    let mut ranked: Vec<&(String, Vec<u8>)> = files.iter().filter(|(_, c)| !c.contains(&0)).collect();
-    ranked.sort_by(|a, b| rank::static_rank(&b.0, b.1.len() as u64).total_cmp(&rank::static_rank(&a.0, a.1.len() as u64)));
+    let mut ranked: Vec<&(String, Vec<u8>)> =
+        files.iter().filter(|(_, c)| !c.contains(&0)).collect();
+    ranked.sort_by(|a, b| {
+        rank::static_rank(&b.0, b.1.len() as u64)
+            .total_cmp(&rank::static_rank(&a.0, a.1.len() as u64))
+    });
     for (i, (path, content)) in ranked.into_iter().enumerate() {
         let mut trigrams = Vec::new();
         ngram::distinct_trigrams(content, &mut seen, i as u32 + 1, &mut trigrams);
@@ -103,15 +192,31 @@ fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
         })
         .unwrap();
     }
-    b.finish(BundleMeta { bundle_version: "0.0.0-test".into(), skipped: vec![], build: BuildSettings::default() }).unwrap();
+    b.finish(BundleMeta {
+        bundle_version: "0.0.0-test".into(),
+        skipped: vec![],
+        build: BuildSettings::default(),
+    })
+    .unwrap();
     BundleReader::open(dir).unwrap()
 }
 
 /// The reference: each line (split at `\n`) searched on its own.
 fn brute_force(files: &[(String, Vec<u8>)], c: &Case) -> Option<BTreeSet<Key>> {
-    let pat = if c.fixed { regex::escape(&c.pattern) } else { c.pattern.clone() };
-    let pat = if c.word { format!(r"\b{{start-half}}(?:{pat})\b{{end-half}}") } else { pat };
-    let re = regex::bytes::RegexBuilder::new(&pat).case_insensitive(c.ci).build().ok()?;
+    let pat = if c.fixed {
+        regex::escape(&c.pattern)
+    } else {
+        c.pattern.clone()
+    };
+    let pat = if c.word {
+        format!(r"\b{{start-half}}(?:{pat})\b{{end-half}}")
+    } else {
+        pat
+    };
+    let re = regex::bytes::RegexBuilder::new(&pat)
+        .case_insensitive(c.ci)
+        .build()
+        .ok()?;
     let globs = GlobFilter::new(&c.globs).unwrap();
     let mut out = BTreeSet::new();
     for (path, content) in files {
@@ -128,7 +233,10 @@ fn brute_force(files: &[(String, Vec<u8>)], c: &Case) -> Option<BTreeSet<Key>> {
 }
 
 fn keys(r: &lens_core::SearchResult) -> BTreeSet<Key> {
-    r.hits.iter().map(|h| (h.path.clone(), h.line, h.start, h.end)).collect()
+    r.hits
+        .iter()
+        .map(|h| (h.path.clone(), h.line, h.start, h.end))
+        .collect()
 }
 
 fn grep(bundle: &BundleReader, c: &Case) -> Option<BTreeSet<Key>> {
@@ -197,7 +305,12 @@ proptest! {
 #[test]
 fn ranked_mode_returns_a_subset_in_score_order() {
     let files: Vec<(String, Vec<u8>)> = (0..300)
-        .map(|i| (format!("src/m{i}/f.rs"), format!("fn foo_{i}() {{ foo(); }}\nlet foo = 1;\n").into_bytes()))
+        .map(|i| {
+            (
+                format!("src/m{i}/f.rs"),
+                format!("fn foo_{i}() {{ foo(); }}\nlet foo = 1;\n").into_bytes(),
+            )
+        })
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let bundle = build(dir.path(), &files);

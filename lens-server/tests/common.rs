@@ -11,9 +11,18 @@ pub fn run(args: &[&str]) -> Output {
 
 pub fn index(paths: &[&Path], out: &Path, extra: &[&str]) -> Output {
     let mut c = lens();
-    c.arg("index").args(paths).arg("--out").arg(out).args(extra).arg("--quiet");
+    c.arg("index")
+        .args(paths)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .arg("--quiet");
     let o = c.output().expect("lens index runs");
-    assert!(o.status.success(), "index failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "index failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -31,12 +40,22 @@ pub fn registry_crate(prefix: &str) -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir(&src)
         .unwrap_or_else(|e| panic!("{}: {e}", src.display()))
         .flatten()
-        .flat_map(|index| std::fs::read_dir(index.path()).into_iter().flatten().flatten())
+        .flat_map(|index| {
+            std::fs::read_dir(index.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
         .collect();
     found.sort();
-    found.pop().unwrap_or_else(|| panic!("no {prefix}* crate under {}", src.display()))
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no {prefix}* crate under {}", src.display()))
 }
 
 pub fn write(root: &Path, rel: &str, content: &[u8]) {

@@ -10,28 +10,49 @@ fn big_tree(root: &Path) {
     for i in 0..4000 {
         let mut s = String::with_capacity(10_000);
         for j in 0..200 {
-            s.push_str(&format!("fn item_{i}_{j}(x: u64) -> u64 {{ x.wrapping_mul({}) ^ {j} }}\n", i * 7 + j));
+            s.push_str(&format!(
+                "fn item_{i}_{j}(x: u64) -> u64 {{ x.wrapping_mul({}) ^ {j} }}\n",
+                i * 7 + j
+            ));
         }
         write(root, &format!("d{}/f{i}.rs", i % 40), s.as_bytes());
     }
 }
 
 fn temp_dir_of(out: &Path, pid: u32) -> PathBuf {
-    out.with_file_name(format!(".{}.tmp-{pid}", out.file_name().unwrap().to_string_lossy()))
+    out.with_file_name(format!(
+        ".{}.tmp-{pid}",
+        out.file_name().unwrap().to_string_lossy()
+    ))
 }
 
 /// Starts a build and SIGKILLs it once its temporary bundle has content.
 fn kill_midway(src: &Path, out: &Path) -> PathBuf {
-    let mut child = lens().arg("index").arg(src).arg("--out").arg(out).arg("--quiet").spawn().unwrap();
+    let mut child = lens()
+        .arg("index")
+        .arg(src)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .spawn()
+        .unwrap();
     let tmp = temp_dir_of(out, child.id());
     let started = Instant::now();
     loop {
-        let written = std::fs::metadata(tmp.join("content.bin")).map(|m| m.len()).unwrap_or(0);
+        let written = std::fs::metadata(tmp.join("content.bin"))
+            .map(|m| m.len())
+            .unwrap_or(0);
         if written > 1_000_000 {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "build finished before it could be killed; make the tree bigger");
-        assert!(started.elapsed() < Duration::from_secs(120), "build never started writing");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "build finished before it could be killed; make the tree bigger"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "build never started writing"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
@@ -51,10 +72,26 @@ fn killed_build_keeps_previous_bundle() {
     let big = dir.path().join("big");
     big_tree(&big);
     let tmp = kill_midway(&big, &out);
-    assert!(tmp.exists(), "the killed build's temporary directory is left behind");
-    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before, "previous bundle untouched");
-    let o = run(&["search", "--bundle", out.to_str().unwrap(), "previous_bundle_marker"]);
-    assert!(o.status.success(), "previous bundle still verifies and serves: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        tmp.exists(),
+        "the killed build's temporary directory is left behind"
+    );
+    assert_eq!(
+        std::fs::read(out.join("manifest.json")).unwrap(),
+        before,
+        "previous bundle untouched"
+    );
+    let o = run(&[
+        "search",
+        "--bundle",
+        out.to_str().unwrap(),
+        "previous_bundle_marker",
+    ]);
+    assert!(
+        o.status.success(),
+        "previous bundle still verifies and serves: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // The next build replaces it and clears the stale temporary directory.
     index(&[&big], &out, &[]);

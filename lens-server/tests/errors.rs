@@ -28,24 +28,49 @@ fn invalid_regex_names_position_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let b = small_bundle(dir.path());
     let b = b.to_str().unwrap();
-    assert_fails_with(&["search", "--bundle", b, "-e", "foo(bar"], &["invalid regex", "foo(bar", "at byte 3", "unclosed group"]);
-    assert_fails_with(&["search", "--bundle", b, "x /a[b/"], &["invalid regex", "at byte 4", "unclosed character class"]);
-    assert_fails_with(&["search", "--bundle", b, "(alpha"], &["invalid query", "unclosed '('"]);
+    assert_fails_with(
+        &["search", "--bundle", b, "-e", "foo(bar"],
+        &["invalid regex", "foo(bar", "at byte 3", "unclosed group"],
+    );
+    assert_fails_with(
+        &["search", "--bundle", b, "x /a[b/"],
+        &["invalid regex", "at byte 4", "unclosed character class"],
+    );
+    assert_fails_with(
+        &["search", "--bundle", b, "(alpha"],
+        &["invalid query", "unclosed '('"],
+    );
     assert_fails_with(&["search", "--bundle", b, "-e", r"a\nb"], &["not allowed"]);
-    assert_fails_with(&["search", "--bundle", b, "-g", "[", "-e", "a"], &["invalid glob"]);
+    assert_fails_with(
+        &["search", "--bundle", b, "-g", "[", "-e", "a"],
+        &["invalid glob"],
+    );
 }
 
 #[test]
 fn missing_bundle_is_named() {
-    assert_fails_with(&["search", "--bundle", "/nonexistent/bundle", "alpha"], &["no bundle at /nonexistent/bundle"]);
+    assert_fails_with(
+        &["search", "--bundle", "/nonexistent/bundle", "alpha"],
+        &["no bundle at /nonexistent/bundle"],
+    );
 }
 
 #[test]
 fn unreadable_index_path_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let o = run(&["index", "/nonexistent/src", "--out", dir.path().join("b").to_str().unwrap(), "--quiet"]);
+    let o = run(&[
+        "index",
+        "/nonexistent/src",
+        "--out",
+        dir.path().join("b").to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("/nonexistent/src is not a directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/src is not a directory"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.path().join("b").exists());
 }
 
@@ -55,19 +80,37 @@ fn refuses_to_replace_a_directory_that_is_not_a_bundle() {
     let src = dir.path().join("src");
     write(&src, "a.rs", b"fn a() {}\n");
     write(&dir.path().join("precious"), "data.txt", b"keep me\n");
-    let o = run(&["index", src.to_str().unwrap(), "--out", dir.path().join("precious").to_str().unwrap(), "--quiet"]);
+    let o = run(&[
+        "index",
+        src.to_str().unwrap(),
+        "--out",
+        dir.path().join("precious").to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("is not a lens bundle"), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.path().join("precious/data.txt")).unwrap(), b"keep me\n");
+    assert!(
+        stderr(&o).contains("is not a lens bundle"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("precious/data.txt")).unwrap(),
+        b"keep me\n"
+    );
 }
 
 #[test]
 fn one_flipped_byte_in_any_file_is_caught_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = small_bundle(dir.path());
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
-    let mut files: Vec<String> =
-        manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    let mut files: Vec<String> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
     files.push("manifest.json".into());
     files.push("manifest.xxh3".into());
     assert!(files.len() >= 8, "{files:?}");
@@ -85,10 +128,18 @@ fn one_flipped_byte_in_any_file_is_caught_and_named() {
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{f}: {err}");
         assert!(err.contains("corrupt bundle"), "{f}: {err}");
-        let named = if f == "manifest.xxh3" { "manifest.json" } else { f.as_str() };
+        let named = if f == "manifest.xxh3" {
+            "manifest.json"
+        } else {
+            f.as_str()
+        };
         assert!(err.contains(named), "{f}: {err}");
         std::fs::write(&path, &original).unwrap();
     }
     // Restored, it serves again.
-    assert!(run(&["search", "--bundle", bundle.to_str().unwrap(), "alpha"]).status.success());
+    assert!(
+        run(&["search", "--bundle", bundle.to_str().unwrap(), "alpha"])
+            .status
+            .success()
+    );
 }

@@ -9,9 +9,21 @@ fn manifest(bundle: &Path) -> serde_json::Value {
 }
 
 fn paths(bundle: &Path, query: &str) -> Vec<String> {
-    let o = run(&["search", "--bundle", bundle.to_str().unwrap(), "--json", "--exhaustive", query]);
+    let o = run(&[
+        "search",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--json",
+        "--exhaustive",
+        query,
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let mut p: Vec<String> = v["results"].as_array().unwrap().iter().map(|h| h["path"].as_str().unwrap().to_string()).collect();
+    let mut p: Vec<String> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["path"].as_str().unwrap().to_string())
+        .collect();
     p.dedup();
     p
 }
@@ -41,19 +53,47 @@ fn ignore_files_hidden_files_and_skips() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["path"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(skipped, vec![("big.txt".into(), "too_large".into()), ("bin/blob.dat".into(), "binary".into())]);
+    assert_eq!(
+        skipped,
+        vec![
+            ("big.txt".into(), "too_large".into()),
+            ("bin/blob.dat".into(), "binary".into())
+        ]
+    );
     assert_eq!(m["counts"]["skipped_by_reason"]["binary"], 1);
     assert_eq!(m["sources"][0]["name"], "proj");
 
     let b2 = dir.path().join("b2");
-    index(&[&src], &b2, &["--no-ignore", "--hidden", "--max-file-size", "0"]);
+    index(
+        &[&src],
+        &b2,
+        &["--no-ignore", "--hidden", "--max-file-size", "0"],
+    );
     let mut all = paths(&b2, "needle");
     all.sort();
-    assert_eq!(all, vec![".hidden/h.rs", "big.txt", "debug.log", "ignored/x.rs", "py/m.py", "src/main.rs"]);
+    assert_eq!(
+        all,
+        vec![
+            ".hidden/h.rs",
+            "big.txt",
+            "debug.log",
+            "ignored/x.rs",
+            "py/m.py",
+            "src/main.rs"
+        ]
+    );
     assert_eq!(paths(&b2, "needle lang:python"), vec!["py/m.py"]);
-    assert_eq!(paths(&b2, "needle -file:\\.rs$ -file:log"), vec!["big.txt", "py/m.py"]);
+    assert_eq!(
+        paths(&b2, "needle -file:\\.rs$ -file:log"),
+        vec!["big.txt", "py/m.py"]
+    );
 }
 
 #[test]
@@ -64,15 +104,38 @@ fn named_repositories_and_repo_filter() {
     let b = dir.path().join("b");
     let one = format!("first={}", dir.path().join("one").display());
     let two = dir.path().join("two");
-    let o = lens().args(["index", &one]).arg(&two).arg("--out").arg(&b).arg("--quiet").output().unwrap();
+    let o = lens()
+        .args(["index", &one])
+        .arg(&two)
+        .arg("--out")
+        .arg(&b)
+        .arg("--quiet")
+        .output()
+        .unwrap();
     assert!(o.status.success());
-    let out = run(&["search", "--bundle", b.to_str().unwrap(), "--json", "shared_symbol repo:^first$"]);
+    let out = run(&[
+        "search",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--json",
+        "shared_symbol repo:^first$",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let hits = v["results"].as_array().unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0]["repo"], "first");
     assert_eq!(hits[0]["language"], "c");
-    let o = lens().args(["index", &one, &format!("first={}", two.display()), "--out", "/tmp/never", "--quiet"]).output().unwrap();
+    let o = lens()
+        .args([
+            "index",
+            &one,
+            &format!("first={}", two.display()),
+            "--out",
+            "/tmp/never",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("two repositories are named \"first\""));
 }
@@ -95,12 +158,33 @@ fn batch_runs_both_forms_and_reports_bad_lines() {
         ),
     )
     .unwrap();
-    let o = lens().args(["search", "--bundle", b.to_str().unwrap(), "--batch", batch.to_str().unwrap()]).output().unwrap();
-    assert_eq!(o.status.code(), Some(2), "a failed line makes the exit non-zero");
-    let lines: Vec<serde_json::Value> =
-        o.stdout.split(|&c| c == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let o = lens()
+        .args([
+            "search",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--batch",
+            batch.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a failed line makes the exit non-zero"
+    );
+    let lines: Vec<serde_json::Value> = o
+        .stdout
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
-    assert_eq!(lines[0]["results"].as_array().unwrap().len(), 2, "case:auto folds a lower-case term");
+    assert_eq!(
+        lines[0]["results"].as_array().unwrap().len(),
+        2,
+        "case:auto folds a lower-case term"
+    );
     assert_eq!(lines[1]["results"].as_array().unwrap().len(), 1);
     assert_eq!(lines[1]["id"], "two");
     assert_eq!(lines[2]["results"].as_array().unwrap().len(), 2);

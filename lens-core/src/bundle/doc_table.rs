@@ -62,11 +62,21 @@ impl<'a> DocTableView<'a> {
             .and_then(|n| n.checked_add(HEADER_BYTES))
             .filter(|&e| e <= bytes.len())
             .ok_or_else(|| Error::corrupt(file, "doc count exceeds file size"))?;
-        let view = DocTableView { records: &bytes[HEADER_BYTES..rec_end], paths: &bytes[rec_end..], count };
+        let view = DocTableView {
+            records: &bytes[HEADER_BYTES..rec_end],
+            paths: &bytes[rec_end..],
+            count,
+        };
         for i in 0..count {
             let r = view.get(i as u32);
-            let content_ok = r.content_offset.checked_add(r.content_len).is_some_and(|e| e <= content_len);
-            let path_ok = r.path_offset.checked_add(r.path_len as u64).is_some_and(|e| e <= view.paths.len() as u64);
+            let content_ok = r
+                .content_offset
+                .checked_add(r.content_len)
+                .is_some_and(|e| e <= content_len);
+            let path_ok = r
+                .path_offset
+                .checked_add(r.path_len as u64)
+                .is_some_and(|e| e <= view.paths.len() as u64);
             if !content_ok || !path_ok {
                 return Err(Error::corrupt(file, format!("record {i} out of bounds")));
             }
@@ -110,6 +120,10 @@ impl<'a> DocTableView<'a> {
     pub fn parse_unchecked(bytes: &'a [u8]) -> Self {
         let count = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
         let rec_end = HEADER_BYTES + count * RECORD_BYTES;
-        DocTableView { records: &bytes[HEADER_BYTES..rec_end], paths: &bytes[rec_end..], count }
+        DocTableView {
+            records: &bytes[HEADER_BYTES..rec_end],
+            paths: &bytes[rec_end..],
+            count,
+        }
     }
 }

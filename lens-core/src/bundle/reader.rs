@@ -51,7 +51,10 @@ pub struct BundleReader {
 
 impl std::fmt::Debug for BundleReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BundleReader").field("dir", &self.dir).field("docs", &self.doc_count).finish()
+        f.debug_struct("BundleReader")
+            .field("dir", &self.dir)
+            .field("docs", &self.doc_count)
+            .finish()
     }
 }
 
@@ -60,19 +63,28 @@ impl BundleReader {
     pub fn open(dir: &Path) -> Result<BundleReader> {
         let manifest_path = dir.join(MANIFEST_FILE);
         if !dir.is_dir() {
-            return Err(Error::MissingBundle { path: dir.to_path_buf(), reason: "not a directory".into() });
+            return Err(Error::MissingBundle {
+                path: dir.to_path_buf(),
+                reason: "not a directory".into(),
+            });
         }
         if !manifest_path.is_file() {
-            return Err(Error::MissingBundle { path: dir.to_path_buf(), reason: format!("no {MANIFEST_FILE}") });
+            return Err(Error::MissingBundle {
+                path: dir.to_path_buf(),
+                reason: format!("no {MANIFEST_FILE}"),
+            });
         }
         let raw = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
         let sum_path = dir.join(MANIFEST_CHECKSUM_FILE);
         let recorded = std::fs::read_to_string(&sum_path).map_err(|e| Error::io(&sum_path, e))?;
         if recorded.trim() != checksum(&raw) {
-            return Err(Error::corrupt(&manifest_path, format!("checksum mismatch (recorded in {MANIFEST_CHECKSUM_FILE})")));
+            return Err(Error::corrupt(
+                &manifest_path,
+                format!("checksum mismatch (recorded in {MANIFEST_CHECKSUM_FILE})"),
+            ));
         }
-        let manifest: Manifest =
-            serde_json::from_slice(&raw).map_err(|e| Error::corrupt(&manifest_path, e.to_string()))?;
+        let manifest: Manifest = serde_json::from_slice(&raw)
+            .map_err(|e| Error::corrupt(&manifest_path, e.to_string()))?;
         if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&manifest.format_version) {
             return Err(Error::UnsupportedFormat {
                 found: manifest.format_version,
@@ -86,12 +98,29 @@ impl BundleReader {
         let docs = Mapped::open(&dir.join(DOCS_FILE))?;
         let dict = Mapped::open(&dir.join(NGRAM_DICT_FILE))?;
         let postings = Mapped::open(&dir.join(NGRAM_POSTINGS_FILE))?;
-        let doc_count = DocTableView::parse(&docs, content.len() as u64, &dir.join(DOCS_FILE))?.len();
+        let doc_count =
+            DocTableView::parse(&docs, content.len() as u64, &dir.join(DOCS_FILE))?.len();
         if dict.len() % DICT_ENTRY_BYTES != 0 {
-            return Err(Error::corrupt(dir.join(NGRAM_DICT_FILE), "size is not a whole number of entries"));
+            return Err(Error::corrupt(
+                dir.join(NGRAM_DICT_FILE),
+                "size is not a whole number of entries",
+            ));
         }
-        let text = if manifest.build.text_index { Some(TextIndex::open(&dir.join(TEXT_DIR))?) } else { None };
-        Ok(BundleReader { dir: dir.to_path_buf(), manifest, content, docs, dict, postings, text, doc_count })
+        let text = if manifest.build.text_index {
+            Some(TextIndex::open(&dir.join(TEXT_DIR))?)
+        } else {
+            None
+        };
+        Ok(BundleReader {
+            dir: dir.to_path_buf(),
+            manifest,
+            content,
+            docs,
+            dict,
+            postings,
+            text,
+            doc_count,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -124,11 +153,19 @@ impl BundleReader {
     }
 
     pub fn repo_name(&self, r: &DocRecord) -> &str {
-        self.manifest.sources.get(r.repo as usize).map(|s| s.name.as_str()).unwrap_or("")
+        self.manifest
+            .sources
+            .get(r.repo as usize)
+            .map(|s| s.name.as_str())
+            .unwrap_or("")
     }
 
     pub fn language(&self, r: &DocRecord) -> &str {
-        self.manifest.languages.get(r.lang as usize).map(String::as_str).unwrap_or("")
+        self.manifest
+            .languages
+            .get(r.lang as usize)
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// Dictionary entry of a trigram.
@@ -138,16 +175,26 @@ impl BundleReader {
 
     /// Decodes a posting list into `out`.
     pub fn decode(&self, e: &DictEntry, out: &mut Vec<u32>) -> Result<()> {
-        let bytes = self
-            .postings
-            .get(e.offset as usize..)
-            .ok_or_else(|| Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "offset out of range"))?;
+        let bytes = self.postings.get(e.offset as usize..).ok_or_else(|| {
+            Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "offset out of range")
+        })?;
         decode_postings(bytes, e.count as usize, out)
             .filter(|_| out.last().is_none_or(|&d| (d as usize) < self.doc_count))
-            .ok_or_else(|| Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "malformed posting list"))
+            .ok_or_else(|| {
+                Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "malformed posting list")
+            })
     }
 
     /// The text index, absent in bundles built with `--no-text-index`.
+    /// Postings bytes from `offset` on (empty when out of range; cursors then report corruption).
+    pub(crate) fn postings_from(&self, offset: u64) -> &[u8] {
+        self.postings.get(offset as usize..).unwrap_or(&[])
+    }
+
+    pub(crate) fn corrupt_postings(&self) -> Error {
+        Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "malformed posting list")
+    }
+
     pub fn text(&self) -> Option<&TextIndex> {
         self.text.as_ref()
     }
@@ -155,15 +202,26 @@ impl BundleReader {
 
 fn verify_checksums(dir: &Path, manifest: &Manifest) -> Result<()> {
     use rayon::prelude::*;
-    for required in [CONTENT_FILE, DOCS_FILE, NGRAM_DICT_FILE, NGRAM_POSTINGS_FILE] {
+    for required in [
+        CONTENT_FILE,
+        DOCS_FILE,
+        NGRAM_DICT_FILE,
+        NGRAM_POSTINGS_FILE,
+    ] {
         if !manifest.files.iter().any(|f| f.path == required) {
-            return Err(Error::corrupt(dir.join(MANIFEST_FILE), format!("does not list {required}")));
+            return Err(Error::corrupt(
+                dir.join(MANIFEST_FILE),
+                format!("does not list {required}"),
+            ));
         }
     }
     manifest.files.par_iter().try_for_each(|f| {
         let path = dir.join(&f.path);
         if f.path.split('/').any(|c| c == "..") {
-            return Err(Error::corrupt(dir.join(MANIFEST_FILE), format!("file path {:?} leaves the bundle", f.path)));
+            return Err(Error::corrupt(
+                dir.join(MANIFEST_FILE),
+                format!("file path {:?} leaves the bundle", f.path),
+            ));
         }
         let bytes = Mapped::open(&path).map_err(|e| match e {
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -172,7 +230,10 @@ fn verify_checksums(dir: &Path, manifest: &Manifest) -> Result<()> {
             e => e,
         })?;
         if bytes.len() as u64 != f.bytes {
-            return Err(Error::corrupt(&path, format!("size {} differs from recorded {}", bytes.len(), f.bytes)));
+            return Err(Error::corrupt(
+                &path,
+                format!("size {} differs from recorded {}", bytes.len(), f.bytes),
+            ));
         }
         if checksum(&bytes) != f.xxh3 {
             return Err(Error::corrupt(&path, "checksum mismatch"));

@@ -7,7 +7,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::doc_table::{self, DocRecord};
-use super::manifest::{API_VERSION, BuildSettings, Counts, FORMAT_VERSION, FileChecksum, Manifest, Skip, Source, rfc3339_utc};
+use super::manifest::{
+    API_VERSION, BuildSettings, Counts, FORMAT_VERSION, FileChecksum, Manifest, Skip, Source,
+    rfc3339_utc,
+};
 use super::*;
 use crate::error::{Error, Result};
 use crate::ngram::PostingsWriter;
@@ -103,7 +106,9 @@ impl BundleBuilder {
     pub fn add(&mut self, doc: PreparedDoc) -> Result<u32> {
         let id = self.records.len() as u32;
         let lang = self.lang_index(doc.lang);
-        self.content.write_all(&doc.content).map_err(|e| Error::io(self.dir.join(CONTENT_FILE), e))?;
+        self.content
+            .write_all(&doc.content)
+            .map_err(|e| Error::io(self.dir.join(CONTENT_FILE), e))?;
         self.records.push(DocRecord {
             content_offset: self.content_len,
             content_len: doc.content.len() as u64,
@@ -138,9 +143,21 @@ impl BundleBuilder {
 
     /// Writes the remaining files, the manifest and its checksum; fsyncs all.
     pub fn finish(self, meta: BundleMeta) -> Result<Manifest> {
-        let BundleBuilder { dir, content, content_len, records, paths, postings, text, sources, languages } = self;
+        let BundleBuilder {
+            dir,
+            content,
+            content_len,
+            records,
+            paths,
+            postings,
+            text,
+            sources,
+            languages,
+        } = self;
         let content_path = dir.join(CONTENT_FILE);
-        let file = content.into_inner().map_err(|e| Error::io(&content_path, e.into_error()))?;
+        let file = content
+            .into_inner()
+            .map_err(|e| Error::io(&content_path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&content_path, e))?;
         drop(file);
 
@@ -158,9 +175,14 @@ impl BundleBuilder {
         let files = checksum_tree(&dir)?;
         let mut skipped_by_reason = std::collections::BTreeMap::new();
         for s in &meta.skipped {
-            *skipped_by_reason.entry(s.reason.as_str().to_string()).or_insert(0) += 1;
+            *skipped_by_reason
+                .entry(s.reason.as_str().to_string())
+                .or_insert(0) += 1;
         }
-        let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             api_version: API_VERSION.to_string(),
@@ -179,11 +201,17 @@ impl BundleBuilder {
             },
             skipped: meta.skipped,
             files,
-            build: BuildSettings { text_index: has_text, ..meta.build },
+            build: BuildSettings {
+                text_index: has_text,
+                ..meta.build
+            },
         };
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         write_synced(&dir.join(MANIFEST_FILE), &json)?;
-        write_synced(&dir.join(MANIFEST_CHECKSUM_FILE), format!("{}\n", checksum(&json)).as_bytes())?;
+        write_synced(
+            &dir.join(MANIFEST_CHECKSUM_FILE),
+            format!("{}\n", checksum(&json)).as_bytes(),
+        )?;
         sync_dir(&dir)?;
         Ok(manifest)
     }
@@ -191,7 +219,9 @@ impl BundleBuilder {
 
 /// fsyncs a directory so that its entries are durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::io(dir, e))
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Checksums of every regular file under `dir` except the manifest pair, sorted by path.
@@ -221,7 +251,11 @@ fn checksum_tree(dir: &Path) -> Result<Vec<FileChecksum>> {
         .map(|rel| {
             let path = dir.join(rel);
             let bytes = super::reader::Mapped::open(&path)?;
-            Ok(FileChecksum { path: rel.clone(), bytes: bytes.len() as u64, xxh3: checksum(&bytes) })
+            Ok(FileChecksum {
+                path: rel.clone(),
+                bytes: bytes.len() as u64,
+                xxh3: checksum(&bytes),
+            })
         })
         .collect()
 }

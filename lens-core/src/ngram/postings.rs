@@ -92,7 +92,9 @@ pub fn dict_lookup(dict: &[u8], key: Trigram) -> Option<DictEntry> {
         match k.cmp(&key) {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return Some(DictEntry::read(&dict[at..at + DICT_ENTRY_BYTES])),
+            std::cmp::Ordering::Equal => {
+                return Some(DictEntry::read(&dict[at..at + DICT_ENTRY_BYTES]));
+            }
         }
     }
     None
@@ -116,7 +118,11 @@ impl Default for PostingsWriter {
 
 impl PostingsWriter {
     pub fn new() -> Self {
-        PostingsWriter { slot_of_key: vec![u32::MAX; 1 << 24], keys: Vec::new(), lists: Vec::new() }
+        PostingsWriter {
+            slot_of_key: vec![u32::MAX; 1 << 24],
+            keys: Vec::new(),
+            lists: Vec::new(),
+        }
     }
 
     /// Records that `doc` contains every key in `trigrams`.
@@ -155,7 +161,12 @@ impl PostingsWriter {
         let mut postings = Vec::with_capacity(total);
         let mut dict = Vec::with_capacity(order.len() * DICT_ENTRY_BYTES);
         for (&i, enc) in order.iter().zip(&encoded) {
-            DictEntry { key: keys[i], count: lists[i].len() as u32, offset: postings.len() as u64 }.write(&mut dict);
+            DictEntry {
+                key: keys[i],
+                count: lists[i].len() as u32,
+                offset: postings.len() as u64,
+            }
+            .write(&mut dict);
             postings.extend_from_slice(enc);
         }
         (dict, postings)

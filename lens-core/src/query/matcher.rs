@@ -5,7 +5,9 @@
 //! `\w`, `\b` and the `-w` word mode are Unicode-aware.
 
 use regex_automata::meta;
-use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
+use regex_syntax::hir::{
+    Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
+};
 
 use super::ngram_plan::{NgramQuery, regex_ngrams};
 use crate::error::{Error, Result};
@@ -35,7 +37,11 @@ impl Matcher {
         for p in patterns {
             alts.push(parse_hir(p, opts)?);
         }
-        let mut hir = if alts.len() == 1 { alts.pop().unwrap() } else { Hir::alternation(alts) };
+        let mut hir = if alts.len() == 1 {
+            alts.pop().unwrap()
+        } else {
+            Hir::alternation(alts)
+        };
         if opts.word {
             hir = Hir::concat(vec![
                 Hir::look(Look::WordStartHalfUnicode),
@@ -52,9 +58,17 @@ impl Matcher {
                     .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
             )
             .build_from_hir(&hir)
-            .map_err(|e| Error::InvalidRegex { pattern: source.clone(), position: None, reason: e.to_string() })?;
+            .map_err(|e| Error::InvalidRegex {
+                pattern: source.clone(),
+                position: None,
+                reason: e.to_string(),
+            })?;
         let ngrams = regex_ngrams(&hir);
-        Ok(Matcher { regex, ngrams, source })
+        Ok(Matcher {
+            regex,
+            ngrams,
+            source,
+        })
     }
 
     /// The trigram query every match satisfies.
@@ -74,7 +88,10 @@ impl Matcher {
     }
 
     /// Every leftmost-first, non-overlapping match as `(start, end)`.
-    pub fn find_iter<'h>(&'h self, haystack: &'h [u8]) -> impl Iterator<Item = (usize, usize)> + 'h {
+    pub fn find_iter<'h>(
+        &'h self,
+        haystack: &'h [u8],
+    ) -> impl Iterator<Item = (usize, usize)> + 'h {
         self.regex.find_iter(haystack).map(|m| (m.start(), m.end()))
     }
 }
@@ -95,7 +112,11 @@ fn parse_hir(pattern: &str, opts: MatchOptions) -> Result<Hir> {
         .build()
         .parse(text)
         .map_err(|e| regex_error(pattern, &e, opts.fixed_string))?;
-    strip_newlines(hir).map_err(|reason| Error::InvalidRegex { pattern: pattern.to_string(), position: None, reason })
+    strip_newlines(hir).map_err(|reason| Error::InvalidRegex {
+        pattern: pattern.to_string(),
+        position: None,
+        reason,
+    })
 }
 
 fn regex_error(pattern: &str, e: &regex_syntax::Error, fixed: bool) -> Error {
@@ -104,7 +125,11 @@ fn regex_error(pattern: &str, e: &regex_syntax::Error, fixed: bool) -> Error {
         regex_syntax::Error::Translate(e) => (Some(e.span().start.offset), e.kind().to_string()),
         other => (None, other.to_string()),
     };
-    Error::InvalidRegex { pattern: pattern.to_string(), position: if fixed { None } else { position }, reason }
+    Error::InvalidRegex {
+        pattern: pattern.to_string(),
+        position: if fixed { None } else { position },
+        reason,
+    }
 }
 
 /// Removes `\n` from classes and refuses literal newlines, so matches stay within a line.
@@ -132,10 +157,16 @@ fn strip_newlines(hir: Hir) -> std::result::Result<Hir, String> {
             cap.sub = Box::new(strip_newlines(*cap.sub)?);
             Hir::capture(cap)
         }
-        HirKind::Concat(subs) => Hir::concat(subs.into_iter().map(strip_newlines).collect::<std::result::Result<_, _>>()?),
-        HirKind::Alternation(subs) => {
-            Hir::alternation(subs.into_iter().map(strip_newlines).collect::<std::result::Result<_, _>>()?)
-        }
+        HirKind::Concat(subs) => Hir::concat(
+            subs.into_iter()
+                .map(strip_newlines)
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        HirKind::Alternation(subs) => Hir::alternation(
+            subs.into_iter()
+                .map(strip_newlines)
+                .collect::<std::result::Result<_, _>>()?,
+        ),
         HirKind::Empty => Hir::empty(),
         HirKind::Look(l) => Hir::look(l),
     })
@@ -146,37 +177,64 @@ mod tests {
     use super::*;
 
     fn spans(p: &str, opts: MatchOptions, hay: &str) -> Vec<(usize, usize)> {
-        Matcher::new(&[p], opts, 1 << 20).unwrap().find_iter(hay.as_bytes()).collect()
+        Matcher::new(&[p], opts, 1 << 20)
+            .unwrap()
+            .find_iter(hay.as_bytes())
+            .collect()
     }
 
     #[test]
     fn classes_never_cross_lines() {
-        assert_eq!(spans(r"a\sb", MatchOptions::default(), "a\nb a b"), vec![(4, 7)]);
-        assert_eq!(spans(r"x[^y]*", MatchOptions::default(), "xa\nxb"), vec![(0, 2), (3, 5)]);
-        assert_eq!(spans(r"^b$", MatchOptions::default(), "a\nb\nc"), vec![(2, 3)]);
+        assert_eq!(
+            spans(r"a\sb", MatchOptions::default(), "a\nb a b"),
+            vec![(4, 7)]
+        );
+        assert_eq!(
+            spans(r"x[^y]*", MatchOptions::default(), "xa\nxb"),
+            vec![(0, 2), (3, 5)]
+        );
+        assert_eq!(
+            spans(r"^b$", MatchOptions::default(), "a\nb\nc"),
+            vec![(2, 3)]
+        );
     }
 
     #[test]
     fn literal_newline_is_refused() {
-        assert!(matches!(Matcher::new(&["a\\nb"], MatchOptions::default(), 1 << 20), Err(Error::InvalidRegex { .. })));
+        assert!(matches!(
+            Matcher::new(&["a\\nb"], MatchOptions::default(), 1 << 20),
+            Err(Error::InvalidRegex { .. })
+        ));
     }
 
     #[test]
     fn word_mode_is_unicode_aware() {
-        let w = MatchOptions { word: true, ..Default::default() };
-        assert_eq!(spans("foo", w, "foo foobar éfoo foo_ -foo-"), vec![(0, 3), (23, 26)]);
+        let w = MatchOptions {
+            word: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            spans("foo", w, "foo foobar éfoo foo_ -foo-"),
+            vec![(0, 3), (23, 26)]
+        );
     }
 
     #[test]
     fn fixed_strings_and_case() {
-        let f = MatchOptions { fixed_string: true, case_insensitive: true, ..Default::default() };
+        let f = MatchOptions {
+            fixed_string: true,
+            case_insensitive: true,
+            ..Default::default()
+        };
         assert_eq!(spans("A.B", f, "a.b axb A.B"), vec![(0, 3), (8, 11)]);
     }
 
     #[test]
     fn invalid_regex_reports_position() {
         match Matcher::new(&["ab(c"], MatchOptions::default(), 1 << 20) {
-            Err(Error::InvalidRegex { position: Some(2), .. }) => {}
+            Err(Error::InvalidRegex {
+                position: Some(2), ..
+            }) => {}
             other => panic!("{other:?}"),
         }
     }

@@ -37,7 +37,13 @@ impl NgramQuery {
         if lit.len() < 3 {
             return NgramQuery::All;
         }
-        NgramQuery::And(ngram::literal_trigrams(lit).into_iter().map(NgramQuery::Trigram).collect()).simplify()
+        NgramQuery::And(
+            ngram::literal_trigrams(lit)
+                .into_iter()
+                .map(NgramQuery::Trigram)
+                .collect(),
+        )
+        .simplify()
     }
 
     /// Flattens nested nodes and folds constants.
@@ -90,8 +96,20 @@ impl NgramQuery {
                 let b = [(t >> 16) as u8, (t >> 8) as u8, *t as u8];
                 format!("{:?}", String::from_utf8_lossy(&b))
             }
-            NgramQuery::And(v) => format!("({})", v.iter().map(|q| q.describe()).collect::<Vec<_>>().join(" AND ")),
-            NgramQuery::Or(v) => format!("({})", v.iter().map(|q| q.describe()).collect::<Vec<_>>().join(" OR ")),
+            NgramQuery::And(v) => format!(
+                "({})",
+                v.iter()
+                    .map(|q| q.describe())
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            ),
+            NgramQuery::Or(v) => format!(
+                "({})",
+                v.iter()
+                    .map(|q| q.describe())
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
         }
     }
 }
@@ -127,7 +145,13 @@ struct Info {
 impl Info {
     fn exact(set: StringSet) -> Info {
         let can_empty = set.contains(&Vec::new());
-        Info { can_empty, exact: Some(set), prefix: StringSet::new(), suffix: StringSet::new(), matches: NgramQuery::All }
+        Info {
+            can_empty,
+            exact: Some(set),
+            prefix: StringSet::new(),
+            suffix: StringSet::new(),
+            matches: NgramQuery::All,
+        }
     }
 
     fn empty_string() -> Info {
@@ -136,16 +160,26 @@ impl Info {
 
     fn any_char() -> Info {
         let empty: StringSet = std::iter::once(Vec::new()).collect();
-        Info { can_empty: false, exact: None, prefix: empty.clone(), suffix: empty, matches: NgramQuery::All }
+        Info {
+            can_empty: false,
+            exact: None,
+            prefix: empty.clone(),
+            suffix: empty,
+            matches: NgramQuery::All,
+        }
     }
 
     fn any_match() -> Info {
-        Info { can_empty: true, ..Info::any_char() }
+        Info {
+            can_empty: true,
+            ..Info::any_char()
+        }
     }
 
     fn add_exact(&mut self) {
         if let Some(exact) = &self.exact {
-            self.matches = std::mem::replace(&mut self.matches, NgramQuery::All).and(and_trigrams(exact));
+            self.matches =
+                std::mem::replace(&mut self.matches, NgramQuery::All).and(and_trigrams(exact));
         }
     }
 
@@ -185,7 +219,8 @@ impl Info {
     }
 
     fn simplify_set(&mut self, set: StringSet, is_suffix: bool) -> StringSet {
-        self.matches = std::mem::replace(&mut self.matches, NgramQuery::All).and(and_trigrams(&set));
+        self.matches =
+            std::mem::replace(&mut self.matches, NgramQuery::All).and(and_trigrams(&set));
         let mut t = set;
         let mut n = 3usize;
         while n == 3 || t.len() > MAX_SET {
@@ -193,7 +228,11 @@ impl Info {
                 .into_iter()
                 .map(|s| {
                     if s.len() >= n {
-                        if is_suffix { s[s.len() - (n - 1)..].to_vec() } else { s[..n - 1].to_vec() }
+                        if is_suffix {
+                            s[s.len() - (n - 1)..].to_vec()
+                        } else {
+                            s[..n - 1].to_vec()
+                        }
                     } else {
                         s
                     }
@@ -209,7 +248,13 @@ impl Info {
         sorted.sort_by_key(Vec::len);
         let mut kept: Vec<Vec<u8>> = Vec::new();
         for s in sorted {
-            let redundant = kept.iter().any(|k| if is_suffix { s.ends_with(k) } else { s.starts_with(k) });
+            let redundant = kept.iter().any(|k| {
+                if is_suffix {
+                    s.ends_with(k)
+                } else {
+                    s.starts_with(k)
+                }
+            });
             if !redundant {
                 kept.push(s);
             }
@@ -247,7 +292,11 @@ fn class_info(class: &Class) -> Info {
     let mut set = StringSet::new();
     match class {
         Class::Unicode(c) => {
-            let count: u32 = c.ranges().iter().map(|r| r.end() as u32 - r.start() as u32 + 1).sum();
+            let count: u32 = c
+                .ranges()
+                .iter()
+                .map(|r| r.end() as u32 - r.start() as u32 + 1)
+                .sum();
             if count > MAX_CLASS_CHARS * 4 {
                 return Info::any_char();
             }
@@ -261,7 +310,11 @@ fn class_info(class: &Class) -> Info {
             }
         }
         Class::Bytes(c) => {
-            let count: u32 = c.ranges().iter().map(|r| r.end() as u32 - r.start() as u32 + 1).sum();
+            let count: u32 = c
+                .ranges()
+                .iter()
+                .map(|r| r.end() as u32 - r.start() as u32 + 1)
+                .sum();
             if count > MAX_CLASS_CHARS * 4 {
                 return Info::any_char();
             }
@@ -374,7 +427,10 @@ fn analyze(hir: &Hir) -> Info {
         }
         HirKind::Alternation(subs) => {
             let mut it = subs.iter();
-            let first = it.next().map(analyze).unwrap_or_else(|| Info::exact(StringSet::new()));
+            let first = it
+                .next()
+                .map(analyze)
+                .unwrap_or_else(|| Info::exact(StringSet::new()));
             it.fold(first, |acc, h| alternate(acc, analyze(h)))
         }
     };
@@ -396,7 +452,12 @@ mod tests {
     use regex_syntax::ParserBuilder;
 
     fn plan(re: &str, ci: bool) -> NgramQuery {
-        let hir = ParserBuilder::new().case_insensitive(ci).utf8(false).build().parse(re).unwrap();
+        let hir = ParserBuilder::new()
+            .case_insensitive(ci)
+            .utf8(false)
+            .build()
+            .parse(re)
+            .unwrap();
         regex_ngrams(&hir)
     }
 
@@ -407,7 +468,10 @@ mod tests {
 
     #[test]
     fn literal_needs_all_its_trigrams() {
-        assert_eq!(plan("abcd", false), NgramQuery::And(vec![tri("abc"), tri("bcd")]));
+        assert_eq!(
+            plan("abcd", false),
+            NgramQuery::And(vec![tri("abc"), tri("bcd")])
+        );
         assert_eq!(plan("ABCD", true), plan("abcd", false));
     }
 
@@ -424,7 +488,10 @@ mod tests {
     #[test]
     fn small_classes_expand() {
         // ab[cd] -> abc OR abd
-        assert_eq!(plan("ab[cd]", false), NgramQuery::Or(vec![tri("abc"), tri("abd")]));
+        assert_eq!(
+            plan("ab[cd]", false),
+            NgramQuery::Or(vec![tri("abc"), tri("abd")])
+        );
     }
 
     #[test]

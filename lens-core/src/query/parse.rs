@@ -58,17 +58,31 @@ pub struct Query {
 /// Parses the query language.
 pub fn parse(input: &str) -> Result<Query> {
     if input.len() > MAX_QUERY_BYTES {
-        return Err(Error::InvalidQuery { position: MAX_QUERY_BYTES, reason: format!("query longer than {MAX_QUERY_BYTES} bytes") });
+        return Err(Error::InvalidQuery {
+            position: MAX_QUERY_BYTES,
+            reason: format!("query longer than {MAX_QUERY_BYTES} bytes"),
+        });
     }
-    let mut p = Parser { src: input, pos: 0, depth: 0, case: CaseMode::Auto };
+    let mut p = Parser {
+        src: input,
+        pos: 0,
+        depth: 0,
+        case: CaseMode::Auto,
+    };
     let expr = p.parse_or()?;
     p.skip_ws();
     if p.pos < input.len() {
         return Err(p.err("unexpected ')'"));
     }
-    let expr = expr.ok_or_else(|| Error::InvalidQuery { position: 0, reason: "empty query".into() })?;
+    let expr = expr.ok_or_else(|| Error::InvalidQuery {
+        position: 0,
+        reason: "empty query".into(),
+    })?;
     if !has_positive_content(&expr) && !has_any_filter(&expr) {
-        return Err(Error::InvalidQuery { position: 0, reason: "query has nothing to match".into() });
+        return Err(Error::InvalidQuery {
+            position: 0,
+            reason: "query has nothing to match".into(),
+        });
     }
     Ok(Query { expr, case: p.case })
 }
@@ -99,7 +113,10 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn err(&self, reason: impl Into<String>) -> Error {
-        Error::InvalidQuery { position: self.pos, reason: reason.into() }
+        Error::InvalidQuery {
+            position: self.pos,
+            reason: reason.into(),
+        }
     }
 
     fn rest(&self) -> &'a str {
@@ -115,7 +132,8 @@ impl<'a> Parser<'a> {
         let r = self.rest().as_bytes();
         r.len() >= 2
             && r[..2].eq_ignore_ascii_case(b"or")
-            && r.get(2).is_none_or(|&c| c.is_ascii_whitespace() || c == b'(')
+            && r.get(2)
+                .is_none_or(|&c| c.is_ascii_whitespace() || c == b'(')
     }
 
     fn parse_or(&mut self) -> Result<Option<Expr>> {
@@ -124,7 +142,9 @@ impl<'a> Parser<'a> {
             let and = self.parse_and()?;
             self.skip_ws();
             if self.at_or_keyword() {
-                let Some(and) = and else { return Err(self.err("'or' needs a term before it")) };
+                let Some(and) = and else {
+                    return Err(self.err("'or' needs a term before it"));
+                };
                 alts.push(and);
                 self.pos += 2;
                 continue;
@@ -169,7 +189,10 @@ impl<'a> Parser<'a> {
             let start = self.pos;
             return match self.parse_atom()? {
                 Some(e) => Ok(Some(Expr::Not(Box::new(e)))),
-                None => Err(Error::InvalidQuery { position: start, reason: "'-' needs a term".into() }),
+                None => Err(Error::InvalidQuery {
+                    position: start,
+                    reason: "'-' needs a term".into(),
+                }),
             };
         }
         self.parse_atom()
@@ -184,11 +207,17 @@ impl<'a> Parser<'a> {
             let inner = self.parse_or()?;
             self.skip_ws();
             if !self.rest().starts_with(')') {
-                return Err(Error::InvalidQuery { position: open, reason: "unclosed '('".into() });
+                return Err(Error::InvalidQuery {
+                    position: open,
+                    reason: "unclosed '('".into(),
+                });
             }
             self.pos += 1;
             self.depth -= 1;
-            return inner.map(Some).ok_or_else(|| Error::InvalidQuery { position: open, reason: "empty parentheses".into() });
+            return inner.map(Some).ok_or_else(|| Error::InvalidQuery {
+                position: open,
+                reason: "empty parentheses".into(),
+            });
         }
         if let Some((field, vlen)) = self.field_prefix() {
             self.pos += vlen;
@@ -215,14 +244,20 @@ impl<'a> Parser<'a> {
         let r = self.rest();
         let colon = r.find(':')?;
         let name = &r[..colon];
-        FIELDS.iter().find(|(n, _)| *n == name).map(|(_, f)| (*f, colon + 1))
+        FIELDS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| (*f, colon + 1))
     }
 
     fn parse_field(&mut self, field: &'static str) -> Result<Option<Expr>> {
         let value_pos = self.pos;
         let value = self.parse_value()?;
         if value.text.is_empty() && field != "content" {
-            return Err(Error::InvalidQuery { position: value_pos, reason: format!("{field}: needs a value") });
+            return Err(Error::InvalidQuery {
+                position: value_pos,
+                reason: format!("{field}: needs a value"),
+            });
         }
         Ok(Some(match field {
             "case" => {
@@ -231,15 +266,27 @@ impl<'a> Parser<'a> {
                     "no" => CaseMode::No,
                     "auto" => CaseMode::Auto,
                     other => {
-                        return Err(Error::InvalidQuery { position: value_pos, reason: format!("case: takes yes, no or auto, not {other:?}") });
+                        return Err(Error::InvalidQuery {
+                            position: value_pos,
+                            reason: format!("case: takes yes, no or auto, not {other:?}"),
+                        });
                     }
                 };
                 return Ok(None);
             }
-            "file" => Expr::File(Pattern { is_regex: true, ..value }),
-            "repo" => Expr::Repo(Pattern { is_regex: true, ..value }),
+            "file" => Expr::File(Pattern {
+                is_regex: true,
+                ..value
+            }),
+            "repo" => Expr::Repo(Pattern {
+                is_regex: true,
+                ..value
+            }),
             "lang" => Expr::Lang(value.text.to_ascii_lowercase()),
-            "regex" => Expr::Content(Pattern { is_regex: true, ..value }),
+            "regex" => Expr::Content(Pattern {
+                is_regex: true,
+                ..value
+            }),
             _ => Expr::Content(value),
         }))
     }
@@ -255,7 +302,11 @@ impl<'a> Parser<'a> {
                 match c {
                     '"' => {
                         self.pos += 1 + i + 1;
-                        return Ok(Pattern { text, is_regex: false, position: start });
+                        return Ok(Pattern {
+                            text,
+                            is_regex: false,
+                            position: start,
+                        });
                     }
                     '\\' => match chars.next() {
                         Some((_, e @ ('"' | '\\'))) => text.push(e),
@@ -270,7 +321,10 @@ impl<'a> Parser<'a> {
                     c => text.push(c),
                 }
             }
-            return Err(Error::InvalidQuery { position: start, reason: "unclosed '\"'".into() });
+            return Err(Error::InvalidQuery {
+                position: start,
+                reason: "unclosed '\"'".into(),
+            });
         }
         if let Some(body) = r.strip_prefix('/') {
             let bytes = body.as_bytes();
@@ -281,12 +335,19 @@ impl<'a> Parser<'a> {
                     b'/' => {
                         let text = body[..i].replace("\\/", "/");
                         self.pos += 1 + i + 1;
-                        return Ok(Pattern { text, is_regex: true, position: start + 1 });
+                        return Ok(Pattern {
+                            text,
+                            is_regex: true,
+                            position: start + 1,
+                        });
                     }
                     _ => i += 1,
                 }
             }
-            return Err(Error::InvalidQuery { position: start, reason: "unclosed '/' regex".into() });
+            return Err(Error::InvalidQuery {
+                position: start,
+                reason: "unclosed '/' regex".into(),
+            });
         }
         let end = r
             .char_indices()
@@ -294,7 +355,11 @@ impl<'a> Parser<'a> {
             .map(|(i, _)| i)
             .unwrap_or(r.len());
         self.pos += end;
-        Ok(Pattern { text: r[..end].to_string(), is_regex: false, position: start })
+        Ok(Pattern {
+            text: r[..end].to_string(),
+            is_regex: false,
+            position: start,
+        })
     }
 }
 
@@ -303,7 +368,11 @@ mod tests {
     use super::*;
 
     fn content(t: &str, re: bool) -> Expr {
-        Expr::Content(Pattern { text: t.into(), is_regex: re, position: 0 })
+        Expr::Content(Pattern {
+            text: t.into(),
+            is_regex: re,
+            position: 0,
+        })
     }
 
     fn strip(e: Expr) -> Expr {
@@ -321,16 +390,34 @@ mod tests {
     #[test]
     fn terms_and_or_precedence() {
         let q = parse("a b or c").unwrap();
-        assert_eq!(strip(q.expr), Expr::Or(vec![Expr::And(vec![content("a", false), content("b", false)]), content("c", false)]));
+        assert_eq!(
+            strip(q.expr),
+            Expr::Or(vec![
+                Expr::And(vec![content("a", false), content("b", false)]),
+                content("c", false)
+            ])
+        );
     }
 
     #[test]
     fn fields_negation_groups() {
         let q = parse(r#"case:yes (foo or /ba+r/) -file:test lang:Rust "x y""#).unwrap();
         assert_eq!(q.case, CaseMode::Yes);
-        let Expr::And(v) = strip(q.expr) else { panic!() };
-        assert_eq!(v[0], Expr::Or(vec![content("foo", false), content("ba+r", true)]));
-        assert_eq!(v[1], Expr::Not(Box::new(Expr::File(Pattern { text: "test".into(), is_regex: true, position: 0 }))));
+        let Expr::And(v) = strip(q.expr) else {
+            panic!()
+        };
+        assert_eq!(
+            v[0],
+            Expr::Or(vec![content("foo", false), content("ba+r", true)])
+        );
+        assert_eq!(
+            v[1],
+            Expr::Not(Box::new(Expr::File(Pattern {
+                text: "test".into(),
+                is_regex: true,
+                position: 0
+            })))
+        );
         assert_eq!(v[2], Expr::Lang("rust".into()));
         assert_eq!(v[3], content("x y", false));
     }
@@ -338,14 +425,24 @@ mod tests {
     #[test]
     fn parens_inside_terms_are_literal() {
         let q = parse("foo(bar) baz()").unwrap();
-        assert_eq!(strip(q.expr), Expr::And(vec![content("foo(bar)", false), content("baz()", false)]));
+        assert_eq!(
+            strip(q.expr),
+            Expr::And(vec![content("foo(bar)", false), content("baz()", false)])
+        );
         assert_eq!(strip(parse("/a\\/b/").unwrap().expr), content("a/b", true));
     }
 
     #[test]
     fn errors_name_positions() {
         assert!(parse("/é+/ or é").is_ok());
-        for (q, pos) in [("(foo", 0), ("\"abc", 0), ("/abc", 0), ("case:maybe x", 5), ("foo or", 6), ("", 0)] {
+        for (q, pos) in [
+            ("(foo", 0),
+            ("\"abc", 0),
+            ("/abc", 0),
+            ("case:maybe x", 5),
+            ("foo or", 6),
+            ("", 0),
+        ] {
             match parse(q) {
                 Err(Error::InvalidQuery { position, .. }) => assert_eq!(position, pos, "{q}"),
                 other => panic!("{q}: {other:?}"),

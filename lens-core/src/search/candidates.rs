@@ -1,10 +1,15 @@
-//! Turns an n-gram query into candidate documents, choosing between posting
-//! lists and a full scan by estimated cost.
+//! Turns an n-gram query into candidate documents, lazily and in doc-id order.
+//!
+//! Posting lists are read through cursors and joined leapfrog-style, so a
+//! ranked search that stops after a few hundred documents decodes only the
+//! prefix of each list it needed. When the estimate says more than
+//! `SCAN_CANDIDATE_SHARE` of all documents are candidates, every document is
+//! verified instead (a scan).
 
 use crate::bundle::BundleReader;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::limits::SCAN_CANDIDATE_SHARE;
-use crate::ngram::set_ops::{intersect, union};
+use crate::ngram::postings::DictEntry;
 use crate::plan::CandidatePolicy;
 use crate::query::NgramQuery;
 
@@ -20,39 +25,60 @@ pub enum Strategy {
     Empty,
 }
 
-/// Candidate documents in increasing id order (= static rank order).
-#[derive(Debug)]
-pub struct Candidates {
+/// Lists more than this multiple of a conjunction's smallest list are left to
+/// verification: a literal's trigrams are strongly correlated, so large lists
+/// remove few candidates. 20 was best among 1000, 20, 5 and 2 on the Linux
+/// query set (benches/README.md).
+const SKIP_LIST_RATIO: usize = 20;
+
+/// Candidate documents, produced in increasing id order (= static-rank order).
+pub struct Candidates<'a> {
     pub strategy: Strategy,
-    pub docs: Option<Vec<u32>>,
     /// Upper bound on candidates estimated from document counts alone.
     pub estimate: usize,
-    pub postings_decoded: usize,
+    iter: DocIter<'a>,
+    next: u32,
 }
 
-impl Candidates {
-    pub fn len(&self, total: usize) -> usize {
-        self.docs.as_ref().map_or(total, Vec::len)
+impl Candidates<'_> {
+    /// The next candidate, or `None` when exhausted.
+    pub fn next_doc(&mut self) -> Result<Option<u32>> {
+        let d = self.iter.seek(self.next)?;
+        if let Some(d) = d {
+            self.next = d + 1;
+        }
+        Ok(d)
+    }
+
+    /// Posting entries decoded so far.
+    pub fn postings_decoded(&self) -> usize {
+        self.iter.decoded()
     }
 }
 
-/// Lists bigger than this multiple of the running intersection are left to verification.
-const SKIP_LIST_RATIO: usize = 1000;
-
-pub fn find(bundle: &BundleReader, q: &NgramQuery, policy: CandidatePolicy) -> Result<Candidates> {
+pub fn find<'a>(
+    bundle: &'a BundleReader,
+    q: &NgramQuery,
+    policy: CandidatePolicy,
+) -> Result<Candidates<'a>> {
     let total = bundle.doc_count();
     let estimate = estimate(bundle, q, total);
-    if matches!(q, NgramQuery::None) || estimate == 0 {
-        return Ok(Candidates { strategy: Strategy::Empty, docs: Some(Vec::new()), estimate: 0, postings_decoded: 0 });
-    }
-    let too_many = policy == CandidatePolicy::CostBased && estimate as f64 > SCAN_CANDIDATE_SHARE * total as f64;
-    if matches!(q, NgramQuery::All) || too_many {
-        return Ok(Candidates { strategy: Strategy::Scan, docs: None, estimate, postings_decoded: 0 });
-    }
-    let mut decoded = 0usize;
-    let docs = eval(bundle, q, total, &mut decoded)?;
-    let docs = docs.unwrap_or_else(|| (0..total as u32).collect());
-    Ok(Candidates { strategy: Strategy::Index, docs: Some(docs), estimate, postings_decoded: decoded })
+    let (strategy, iter) = if matches!(q, NgramQuery::None) || estimate == 0 {
+        (Strategy::Empty, DocIter::Empty)
+    } else if matches!(q, NgramQuery::All)
+        || (policy == CandidatePolicy::CostBased
+            && estimate as f64 > SCAN_CANDIDATE_SHARE * total as f64)
+    {
+        (Strategy::Scan, DocIter::All { end: total as u32 })
+    } else {
+        (Strategy::Index, build(bundle, q, total))
+    };
+    Ok(Candidates {
+        strategy,
+        estimate,
+        iter,
+        next: 0,
+    })
 }
 
 fn estimate(bundle: &BundleReader, q: &NgramQuery, total: usize) -> usize {
@@ -60,52 +86,183 @@ fn estimate(bundle: &BundleReader, q: &NgramQuery, total: usize) -> usize {
         NgramQuery::All => total,
         NgramQuery::None => 0,
         NgramQuery::Trigram(t) => bundle.ngram_entry(*t).map_or(0, |e| e.count as usize),
-        NgramQuery::And(v) => v.iter().map(|x| estimate(bundle, x, total)).min().unwrap_or(total),
-        NgramQuery::Or(v) => v.iter().map(|x| estimate(bundle, x, total)).sum::<usize>().min(total),
+        NgramQuery::And(v) => v
+            .iter()
+            .map(|x| estimate(bundle, x, total))
+            .min()
+            .unwrap_or(total),
+        NgramQuery::Or(v) => v
+            .iter()
+            .map(|x| estimate(bundle, x, total))
+            .sum::<usize>()
+            .min(total),
     }
 }
 
-/// `None` means every document.
-fn eval(bundle: &BundleReader, q: &NgramQuery, total: usize, decoded: &mut usize) -> Result<Option<Vec<u32>>> {
-    Ok(match q {
-        NgramQuery::All => None,
-        NgramQuery::None => Some(Vec::new()),
-        NgramQuery::Trigram(t) => {
-            let mut out = Vec::new();
-            if let Some(e) = bundle.ngram_entry(*t) {
-                bundle.decode(&e, &mut out)?;
-                *decoded += out.len();
-            }
-            Some(out)
-        }
-        NgramQuery::Or(v) => {
-            let mut acc: Vec<u32> = Vec::new();
-            for x in v {
-                match eval(bundle, x, total, decoded)? {
-                    None => return Ok(None),
-                    Some(d) => acc = union(&acc, &d),
-                }
-            }
-            Some(acc)
-        }
+fn build<'a>(bundle: &'a BundleReader, q: &NgramQuery, total: usize) -> DocIter<'a> {
+    match q {
+        NgramQuery::All => DocIter::All { end: total as u32 },
+        NgramQuery::None => DocIter::Empty,
+        NgramQuery::Trigram(t) => match bundle.ngram_entry(*t) {
+            Some(e) => DocIter::List(Cursor::new(bundle, e)),
+            None => DocIter::Empty,
+        },
+        NgramQuery::Or(v) => DocIter::Or(v.iter().map(|x| build(bundle, x, total)).collect()),
         NgramQuery::And(v) => {
-            // Cheapest first; stop once the remaining lists cost more to decode
-            // than verifying the survivors does.
-            let mut parts: Vec<(usize, &NgramQuery)> = v.iter().map(|x| (estimate(bundle, x, total), x)).collect();
+            let mut parts: Vec<(usize, &NgramQuery)> =
+                v.iter().map(|x| (estimate(bundle, x, total), x)).collect();
             parts.sort_by_key(|&(n, _)| n);
-            let mut acc: Option<Vec<u32>> = None;
-            for (est, x) in parts {
-                if let Some(a) = &acc {
-                    if a.is_empty() || est > a.len().saturating_mul(SKIP_LIST_RATIO) {
-                        break;
+            let smallest = parts.first().map_or(0, |&(n, _)| n);
+            let kept: Vec<DocIter<'a>> = parts
+                .iter()
+                .enumerate()
+                .filter(|&(i, &(n, q))| {
+                    i == 0
+                        || (n <= smallest.saturating_mul(SKIP_LIST_RATIO)
+                            && !matches!(q, NgramQuery::All))
+                })
+                .map(|(_, &(_, q))| build(bundle, q, total))
+                .collect();
+            if kept.len() == 1 {
+                kept.into_iter().next().unwrap()
+            } else {
+                DocIter::And(kept)
+            }
+        }
+    }
+}
+
+/// Forward-only reader of one varint-delta posting list.
+struct Cursor<'a> {
+    bundle: &'a BundleReader,
+    bytes: &'a [u8],
+    pos: usize,
+    remaining: u32,
+    current: Option<u32>,
+    decoded: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bundle: &'a BundleReader, e: DictEntry) -> Cursor<'a> {
+        let bytes = bundle.postings_from(e.offset);
+        Cursor {
+            bundle,
+            bytes,
+            pos: 0,
+            remaining: e.count,
+            current: None,
+            decoded: 0,
+        }
+    }
+
+    fn corrupt(&self) -> Error {
+        self.bundle.corrupt_postings()
+    }
+
+    /// Decodes the next entry; `None` at the end.
+    fn step(&mut self) -> Result<Option<u32>> {
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        let mut v = 0u32;
+        let mut shift = 0u32;
+        loop {
+            let b = *self.bytes.get(self.pos).ok_or_else(|| self.corrupt())?;
+            self.pos += 1;
+            v |= u32::from(b & 0x7f)
+                .checked_shl(shift)
+                .ok_or_else(|| self.corrupt())?;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return Err(self.corrupt());
+            }
+        }
+        let doc = match self.current {
+            None => v,
+            Some(prev) => prev
+                .checked_add(v)
+                .filter(|&d| d > prev)
+                .ok_or_else(|| self.corrupt())?,
+        };
+        if doc as usize >= self.bundle.doc_count() {
+            return Err(self.corrupt());
+        }
+        self.remaining -= 1;
+        self.decoded += 1;
+        self.current = Some(doc);
+        Ok(Some(doc))
+    }
+
+    fn seek(&mut self, target: u32) -> Result<Option<u32>> {
+        if let Some(c) = self.current {
+            if c >= target {
+                return Ok(Some(c));
+            }
+        }
+        while let Some(d) = self.step()? {
+            if d >= target {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    }
+}
+
+enum DocIter<'a> {
+    Empty,
+    All {
+        end: u32,
+    },
+    List(Cursor<'a>),
+    /// Conjunction; children ordered cheapest first.
+    And(Vec<DocIter<'a>>),
+    Or(Vec<DocIter<'a>>),
+}
+
+impl DocIter<'_> {
+    /// The smallest candidate `>= target`. Repeating a seek with the same or a
+    /// smaller target returns the same answer.
+    fn seek(&mut self, target: u32) -> Result<Option<u32>> {
+        match self {
+            DocIter::Empty => Ok(None),
+            DocIter::All { end } => Ok((target < *end).then_some(target)),
+            DocIter::List(c) => c.seek(target),
+            DocIter::Or(children) => {
+                let mut best: Option<u32> = None;
+                for c in children.iter_mut() {
+                    if let Some(d) = c.seek(target)? {
+                        best = Some(best.map_or(d, |b| b.min(d)));
                     }
                 }
-                match eval(bundle, x, total, decoded)? {
-                    None => {}
-                    Some(d) => acc = Some(match acc { None => d, Some(a) => intersect(&a, &d) }),
+                Ok(best)
+            }
+            DocIter::And(children) => {
+                let mut t = target;
+                'again: loop {
+                    for c in children.iter_mut() {
+                        match c.seek(t)? {
+                            None => return Ok(None),
+                            Some(d) if d > t => {
+                                t = d;
+                                continue 'again;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    return Ok(Some(t));
                 }
             }
-            acc
         }
-    })
+    }
+
+    fn decoded(&self) -> usize {
+        match self {
+            DocIter::Empty | DocIter::All { .. } => 0,
+            DocIter::List(c) => c.decoded,
+            DocIter::And(v) | DocIter::Or(v) => v.iter().map(DocIter::decoded).sum(),
+        }
+    }
 }

@@ -56,7 +56,10 @@ pub enum Truncation {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SearchStats {
     pub files_total: usize,
+    /// Candidates produced (lazily: a ranked search that stopped early saw only these).
     pub candidates: usize,
+    /// Upper bound on candidates from posting-list sizes.
+    pub candidates_estimate: usize,
     pub files_considered: usize,
     pub files_matched: usize,
     pub matches: usize,
@@ -81,36 +84,45 @@ pub struct SearchResult {
 pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result<SearchResult> {
     let started = Instant::now();
     let total = bundle.doc_count();
-    let cands = candidates::find(bundle, &plan.ngrams, plan.candidate_policy)?;
+    let mut cands = candidates::find(bundle, &plan.ngrams, plan.candidate_policy)?;
     let mut stats = SearchStats {
         files_total: total,
-        candidates: cands.len(total),
+        candidates_estimate: cands.estimate,
         strategy: Some(cands.strategy),
         ngram_plan: plan.ngrams.describe(),
-        postings_decoded: cands.postings_decoded,
         ..SearchStats::default()
-    };
-    let all_docs: Vec<u32>;
-    let docs: &[u32] = match &cands.docs {
-        Some(d) => d,
-        None => {
-            all_docs = (0..total as u32).collect();
-            &all_docs
-        }
     };
 
     let limits = plan.limits;
-    let batch = if limits.exhaustive { VERIFY_BATCH_DOCS * 4 } else { (limits.max_results * 2).clamp(64, VERIFY_BATCH_DOCS * 4) };
+    let batch = if limits.exhaustive {
+        VERIFY_BATCH_DOCS * 4
+    } else {
+        (limits.max_results * 2).clamp(64, VERIFY_BATCH_DOCS * 4)
+    };
     let mut matched: Vec<DocMatch> = Vec::new();
     let mut match_count = 0usize;
     let mut considered = 0usize;
-    for chunk in docs.chunks(batch) {
+    let mut chunk: Vec<u32> = Vec::with_capacity(batch);
+    loop {
+        chunk.clear();
+        while chunk.len() < batch {
+            match cands.next_doc()? {
+                Some(d) => chunk.push(d),
+                None => break,
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
         if deadline.expired() {
             stats.timed_out = true;
             stats.truncation = Some(Truncation::Deadline);
             break;
         }
-        let found: Vec<DocMatch> = chunk.par_iter().filter_map(|&d| verify::verify(bundle, plan, d)).collect();
+        let found: Vec<DocMatch> = chunk
+            .par_iter()
+            .filter_map(|&d| verify::verify(bundle, plan, d))
+            .collect();
         considered += chunk.len();
         for m in found {
             match_count += m.spans.len().max(1);
@@ -120,12 +132,16 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
             stats.truncation = Some(Truncation::MatchCap);
             break;
         }
-        if !limits.exhaustive && matched.len() >= limits.max_results && considered < docs.len() {
-            stats.early_terminated = true;
-            stats.truncation = Some(Truncation::EarlyTermination);
+        if !limits.exhaustive && matched.len() >= limits.max_results {
+            if cands.next_doc()?.is_some() {
+                stats.early_terminated = true;
+                stats.truncation = Some(Truncation::EarlyTermination);
+            }
             break;
         }
     }
+    stats.candidates = considered;
+    stats.postings_decoded = cands.postings_decoded();
     stats.files_considered = considered;
     stats.files_matched = matched.len();
     stats.matches = match_count;
@@ -151,7 +167,11 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
 
-    let cap = if limits.exhaustive { limits.max_matches } else { limits.max_results };
+    let cap = if limits.exhaustive {
+        limits.max_matches
+    } else {
+        limits.max_results
+    };
     let mut hits = Vec::new();
     'outer: for (score, m) in &scored {
         let rec = docs_table.get(m.doc);
@@ -164,12 +184,28 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
                 stats.truncation.get_or_insert(Truncation::ResultLimit);
                 break;
             }
-            hits.push(Hit { repo, path, language, line: 0, start: 0, end: 0, abs_start: 0, abs_end: 0, snippet: String::new(), score: *score, doc: m.doc });
+            hits.push(Hit {
+                repo,
+                path,
+                language,
+                line: 0,
+                start: 0,
+                end: 0,
+                abs_start: 0,
+                abs_end: 0,
+                snippet: String::new(),
+                score: *score,
+                doc: m.doc,
+            });
             continue;
         }
         for s in &m.spans {
             if hits.len() >= cap {
-                stats.truncation.get_or_insert(if limits.exhaustive { Truncation::MatchCap } else { Truncation::ResultLimit });
+                stats.truncation.get_or_insert(if limits.exhaustive {
+                    Truncation::MatchCap
+                } else {
+                    Truncation::ResultLimit
+                });
                 break 'outer;
             }
             hits.push(Hit {
@@ -194,10 +230,15 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
 }
 
 fn bm25_scores(bundle: &BundleReader, text: &str, k: usize) -> Result<HashMap<u32, f32>> {
-    let Some(index) = bundle.text() else { return Ok(HashMap::new()) };
+    let Some(index) = bundle.text() else {
+        return Ok(HashMap::new());
+    };
     let top = index.bm25(text, k)?;
     let max = top.iter().map(|&(_, s)| s).fold(0.0f32, f32::max);
-    Ok(top.into_iter().map(|(d, s)| (d, if max > 0.0 { s / max } else { 0.0 })).collect())
+    Ok(top
+        .into_iter()
+        .map(|(d, s)| (d, if max > 0.0 { s / max } else { 0.0 }))
+        .collect())
 }
 
 /// The line around a match, cut to a window on char boundaries when long.

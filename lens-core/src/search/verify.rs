@@ -96,13 +96,22 @@ pub fn verify(bundle: &BundleReader, plan: &Plan, doc: u32) -> Option<DocMatch> 
             }
         }
     }
-    if ev.found.iter().filter(|f| f.as_ref().is_some_and(|s| !s.is_empty())).count() > 1 {
+    if ev
+        .found
+        .iter()
+        .filter(|f| f.as_ref().is_some_and(|s| !s.is_empty()))
+        .count()
+        > 1
+    {
         raw.sort_unstable();
         raw.dedup();
     }
     let name = path.rsplit('/').next().unwrap_or(&path);
-    let file_name_match =
-        plan.matchers.iter().zip(&plan.reported).any(|(m, &rep)| rep && m.is_match(name.as_bytes()));
+    let file_name_match = plan
+        .matchers
+        .iter()
+        .zip(&plan.reported)
+        .any(|(m, &rep)| rep && m.is_match(name.as_bytes()));
     let mut spans = Vec::with_capacity(raw.len());
     let mut best_word = 0u8;
     let (mut line, mut counted_to) = (1u64, 0usize);
@@ -116,9 +125,19 @@ pub fn verify(bundle: &BundleReader, plan: &Plan, doc: u32) -> Option<DocMatch> 
         counted_to = start;
         let line_start = memrchr(b'\n', &content[..start]).map_or(0, |i| i + 1);
         best_word = best_word.max(rank::word_quality(content, start, end));
-        spans.push(Span { line, line_start, start, end });
+        spans.push(Span {
+            line,
+            line_start,
+            start,
+            end,
+        });
     }
-    Some(DocMatch { doc, spans, best_word, file_name_match })
+    Some(DocMatch {
+        doc,
+        spans,
+        best_word,
+        file_name_match,
+    })
 }
 
 /// End of the line that starts at `line_start` (exclusive of the `\n`).

@@ -50,7 +50,8 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
         progress: !a.quiet && std::io::stderr().is_terminal(),
         ..IndexOptions::default()
     };
-    let summary = indexer::build(&repos, &a.out, &opts).with_context(|| format!("building {}", a.out.display()))?;
+    let summary = indexer::build(&repos, &a.out, &opts)
+        .with_context(|| format!("building {}", a.out.display()))?;
     if a.json {
         let c = &summary.manifest.counts;
         let doc = serde_json::json!({

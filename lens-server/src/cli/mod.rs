@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "lens", version, about = "Self-hosted code search: index repositories, search them exactly and fast")]
+#[command(
+    name = "lens",
+    version,
+    about = "Self-hosted code search: index repositories, search them exactly and fast"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

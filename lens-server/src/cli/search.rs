@@ -76,7 +76,11 @@ struct BatchFlags {
 }
 
 fn limits(limit: usize, exhaustive: bool) -> Limits {
-    if exhaustive { Limits::exhaustive() } else { Limits::top(limit) }
+    if exhaustive {
+        Limits::exhaustive()
+    } else {
+        Limits::top(limit)
+    }
 }
 
 fn open(dir: &std::path::Path) -> anyhow::Result<BundleReader> {
@@ -115,13 +119,20 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     if a.json {
-        serde_json::to_writer(&mut out, &serde_json::json!({"results": result.hits, "stats": result.stats}))?;
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"results": result.hits, "stats": result.stats}),
+        )?;
         writeln!(out)?;
     } else {
         print_human(&mut out, &result)?;
     }
     out.flush()?;
-    Ok(if result.hits.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if result.hits.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_human(out: &mut impl Write, r: &SearchResult) -> std::io::Result<()> {
@@ -129,7 +140,15 @@ fn print_human(out: &mut impl Write, r: &SearchResult) -> std::io::Result<()> {
         if h.line == 0 {
             writeln!(out, "{}/{}", h.repo, h.path)?;
         } else {
-            writeln!(out, "{}/{}:{}:{}: {}", h.repo, h.path, h.line, h.start + 1, h.snippet.trim_end())?;
+            writeln!(
+                out,
+                "{}/{}:{}:{}: {}",
+                h.repo,
+                h.path,
+                h.line,
+                h.start + 1,
+                h.snippet.trim_end()
+            )?;
         }
     }
     let s = &r.stats;
@@ -140,8 +159,14 @@ fn print_human(out: &mut impl Write, r: &SearchResult) -> std::io::Result<()> {
         s.files_matched,
         s.files_considered,
         s.files_total,
-        s.strategy.map(|x| format!("{x:?}").to_lowercase()).unwrap_or_default(),
-        if s.truncated { format!(", truncated: {:?}", s.truncation.unwrap()) } else { String::new() },
+        s.strategy
+            .map(|x| format!("{x:?}").to_lowercase())
+            .unwrap_or_default(),
+        if s.truncated {
+            format!(", truncated: {:?}", s.truncation.unwrap())
+        } else {
+            String::new()
+        },
         if s.timed_out { ", timed out" } else { "" },
         s.elapsed_ms
     );
@@ -160,7 +185,9 @@ fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::R
         }
         let doc = match serde_json::from_str::<BatchLine>(&line) {
             Ok(req) => batch_one(bundle, req, a),
-            Err(e) => serde_json::json!({"id": null, "line": n + 1, "error": {"code": "invalid_batch_line", "message": e.to_string()}}),
+            Err(e) => {
+                serde_json::json!({"id": null, "line": n + 1, "error": {"code": "invalid_batch_line", "message": e.to_string()}})
+            }
         };
         failures += usize::from(doc.get("error").is_some());
         serde_json::to_writer(&mut out, &doc)?;
@@ -176,7 +203,10 @@ fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::R
 
 fn batch_one(bundle: &BundleReader, req: BatchLine, a: &SearchArgs) -> serde_json::Value {
     let started = Instant::now();
-    let lim = limits(req.limit.unwrap_or(a.limit), req.exhaustive.unwrap_or(a.exhaustive));
+    let lim = limits(
+        req.limit.unwrap_or(a.limit),
+        req.exhaustive.unwrap_or(a.exhaustive),
+    );
     let plan = match (&req.query, &req.pattern) {
         (Some(q), None) => lens_core::parse(q).and_then(|q| Plan::from_query(&q, lim)),
         (None, Some(p)) => Plan::from_grep(
@@ -193,12 +223,20 @@ fn batch_one(bundle: &BundleReader, req: BatchLine, a: &SearchArgs) -> serde_jso
             return serde_json::json!({"id": req.id, "error": {"code": "invalid_batch_line", "message": "give exactly one of query or pattern"}});
         }
     };
-    let result = plan.and_then(|p| lens_core::search(bundle, &p, &Deadline::after(Duration::from_millis(a.timeout_ms))));
+    let result = plan.and_then(|p| {
+        lens_core::search(
+            bundle,
+            &p,
+            &Deadline::after(Duration::from_millis(a.timeout_ms)),
+        )
+    });
     match result {
         Ok(mut r) => {
             r.stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             serde_json::json!({"id": req.id, "results": r.hits, "stats": r.stats})
         }
-        Err(e) => serde_json::json!({"id": req.id, "error": {"code": e.code(), "message": e.to_string()}}),
+        Err(e) => {
+            serde_json::json!({"id": req.id, "error": {"code": e.code(), "message": e.to_string()}})
+        }
     }
 }

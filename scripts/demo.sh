@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The main job: build lens, index real code, search it.
+# With no argument it indexes this repository and the Rust crate sources that
+# building lens just downloaded into the cargo registry (real code, ~100 crates,
+# present on any machine that has built lens). Give directories to index those.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lens/target}"
+
+cargo build --release -p lens-server
+lens="$CARGO_TARGET_DIR/release/lens"
+bundle="${LENS_DEMO_BUNDLE:-$CARGO_TARGET_DIR/demo-bundle}"
+
+if [ "$#" -gt 0 ]; then
+    sources=("$@")
+else
+    registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+    sources=("lens=$PWD")
+    for index in "$registry"/*/; do
+        [ -d "$index" ] && sources+=("crates=$index")
+        break
+    done
+fi
+
+echo "== lens index ${sources[*]}"
+"$lens" index "${sources[@]}" --out "$bundle"
+
+run() {
+    echo
+    echo "== lens search $*"
+    "$lens" search --bundle "$bundle" --limit 8 "$@" || true
+}
+run 'fn search'
+run '/impl\s+\w+\s+for\s+Vec/ lang:rust'
+run 'case:yes Deadline -file:test'
+run -e 'unsafe\s*\{' -g '*.rs' -w
+echo
+echo "bundle: $bundle  (try: $lens search --bundle $bundle --json 'your query')"
