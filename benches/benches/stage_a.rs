@@ -40,7 +40,7 @@ fn code(bytes: usize, seed: u64) -> Vec<u8> {
         x ^= x >> 7;
         x ^= x << 17;
         out.extend_from_slice(WORDS[(x % WORDS.len() as u64) as usize].as_bytes());
-        if x % 5 == 0 {
+        if x.is_multiple_of(5) {
             out.extend_from_slice(format!("_{}", x % 1000).as_bytes());
         }
     }
@@ -60,10 +60,10 @@ fn bench_ngrams(c: &mut Criterion) {
     });
     let mut w = PostingsWriter::new();
     for d in 0..80_000u32 {
-        if d % 2 == 0 || d % 7 == 0 {
+        if d.is_multiple_of(2) || d.is_multiple_of(7) {
             w.add_doc(d, &[1]);
         }
-        if d % 3 == 0 {
+        if d.is_multiple_of(3) {
             w.add_doc(d, &[2]);
         }
     }

@@ -17,13 +17,14 @@ pub struct RepoSpec {
 impl RepoSpec {
     /// Parses `NAME=PATH` or `PATH` (the name is then the directory name).
     pub fn parse(arg: &str) -> RepoSpec {
-        if let Some((name, path)) = arg.split_once('=') {
-            if !name.is_empty() && !name.contains('/') {
-                return RepoSpec {
-                    name: name.to_string(),
-                    root: PathBuf::from(path),
-                };
-            }
+        if let Some((name, path)) = arg
+            .split_once('=')
+            .filter(|(n, _)| !n.is_empty() && !n.contains('/'))
+        {
+            return RepoSpec {
+                name: name.to_string(),
+                root: PathBuf::from(path),
+            };
         }
         let root = PathBuf::from(arg);
         let name = std::fs::canonicalize(&root)

@@ -197,10 +197,8 @@ impl<'a> Cursor<'a> {
     }
 
     fn seek(&mut self, target: u32) -> Result<Option<u32>> {
-        if let Some(c) = self.current {
-            if c >= target {
-                return Ok(Some(c));
-            }
+        if let Some(c) = self.current.filter(|&c| c >= target) {
+            return Ok(Some(c));
         }
         while let Some(d) = self.step()? {
             if d >= target {

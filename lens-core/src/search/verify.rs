@@ -90,10 +90,8 @@ pub fn verify(bundle: &BundleReader, plan: &Plan, doc: u32) -> Option<DocMatch> 
     let content = ev.content;
     let mut raw: Vec<(usize, usize)> = Vec::new();
     for (i, f) in ev.found.iter().enumerate() {
-        if plan.reported[i] {
-            if let Some(s) = f {
-                raw.extend_from_slice(s);
-            }
+        if let (true, Some(s)) = (plan.reported[i], f) {
+            raw.extend_from_slice(s);
         }
     }
     if ev
