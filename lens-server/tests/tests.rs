@@ -10,3 +10,5 @@ mod errors;
 mod crash_safety;
 // Walk options, skips recorded in the manifest, batch mode.
 mod indexing;
+// The HTTP service: routes, errors, auth matrix, rate limits, trace ids, paging.
+mod http;

@@ -1,7 +1,9 @@
 //! Subcommands of the `lens` binary.
 
 mod index;
+mod keys;
 mod search;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -24,11 +26,17 @@ pub enum Command {
     Index(index::IndexArgs),
     /// Search a bundle with the query language or grep-style flags.
     Search(search::SearchArgs),
+    /// Serve a bundle over HTTP.
+    Serve(serve::ServeArgs),
+    /// Manage API keys in a config file.
+    Keys(keys::KeysArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Keys(a) => keys::run(a),
     }
 }

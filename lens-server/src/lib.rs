@@ -1,0 +1,8 @@
+//! # lens-server
+//!
+//! The HTTP service over a lens bundle (axum on hyper/tokio): search, files,
+//! health, Prometheus metrics, the monitoring dashboard, API keys with scopes,
+//! per-key rate limits, trace ids and an audit log. The `lens` binary
+//! (`src/main.rs`) is thin glue over this and the other workspace libraries.
+
+pub mod server;

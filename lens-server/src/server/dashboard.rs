@@ -1,0 +1,181 @@
+//! A sliding window of recent searches: the dashboard's percentiles, rates and
+//! alerts are computed from the same numbers the metrics export.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Runbook thresholds.
+pub const STAGE_A_P95_SLO_MS: f64 = 5.0;
+pub const ERROR_RATE_ALERT: f64 = 0.05;
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at: Instant,
+    stage_a_ms: f64,
+    early_terminated: bool,
+    error: bool,
+}
+
+pub struct Window {
+    span: Duration,
+    samples: Mutex<VecDeque<Sample>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageA {
+    pub requests: usize,
+    pub p50_latency_ms: f64,
+    pub p95_latency_ms: f64,
+    pub p99_latency_ms: f64,
+    pub early_termination_rate: f64,
+    pub error_rate: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Alert {
+    pub alert: &'static str,
+    pub severity: &'static str,
+    pub threshold: String,
+    pub value: f64,
+}
+
+const MAX_SAMPLES: usize = 100_000;
+
+impl Window {
+    pub fn new(span: Duration) -> Window {
+        Window {
+            span,
+            samples: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn record(&self, stage_a_ms: f64, early_terminated: bool, error: bool) {
+        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        s.push_back(Sample {
+            at: now,
+            stage_a_ms,
+            early_terminated,
+            error,
+        });
+        while s
+            .front()
+            .is_some_and(|x| now.duration_since(x.at) > self.span)
+            || s.len() > MAX_SAMPLES
+        {
+            s.pop_front();
+        }
+    }
+
+    pub fn stage_a(&self) -> StageA {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let recent: Vec<Sample> = s
+            .iter()
+            .filter(|x| now.duration_since(x.at) <= self.span)
+            .copied()
+            .collect();
+        drop(s);
+        let ok: Vec<f64> = {
+            let mut v: Vec<f64> = recent
+                .iter()
+                .filter(|x| !x.error)
+                .map(|x| x.stage_a_ms)
+                .collect();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let pct = |q: f64| -> f64 {
+            if ok.is_empty() {
+                return 0.0;
+            }
+            let rank = (q * ok.len() as f64).ceil() as usize;
+            ok[rank.clamp(1, ok.len()) - 1]
+        };
+        let n = recent.len();
+        let rate = |f: &dyn Fn(&Sample) -> bool| {
+            if n == 0 {
+                0.0
+            } else {
+                recent.iter().filter(|x| f(x)).count() as f64 / n as f64
+            }
+        };
+        StageA {
+            requests: n,
+            p50_latency_ms: pct(0.50),
+            p95_latency_ms: pct(0.95),
+            p99_latency_ms: pct(0.99),
+            early_termination_rate: rate(&|x| x.early_terminated),
+            error_rate: rate(&|x| x.error),
+        }
+    }
+
+    /// The runbook's alert table, for the alerts whose inputs exist.
+    pub fn alerts(stage_a: &StageA) -> Vec<Alert> {
+        let mut out = Vec::new();
+        if stage_a.requests == 0 {
+            return out;
+        }
+        if stage_a.p95_latency_ms > STAGE_A_P95_SLO_MS {
+            out.push(Alert {
+                alert: "Stage-A p95 > 5ms",
+                severity: "critical",
+                threshold: ">5ms".into(),
+                value: stage_a.p95_latency_ms,
+            });
+        }
+        if !tail_compliant(stage_a) {
+            out.push(Alert {
+                alert: "Tail latency violation",
+                severity: "critical",
+                threshold: "p99 > 2×p95".into(),
+                value: stage_a.p99_latency_ms,
+            });
+        }
+        if stage_a.error_rate > ERROR_RATE_ALERT {
+            out.push(Alert {
+                alert: "Error rate spike",
+                severity: "critical",
+                threshold: ">5%".into(),
+                value: stage_a.error_rate,
+            });
+        }
+        out
+    }
+}
+
+/// p99 ≤ 2 × p95.
+pub fn tail_compliant(s: &StageA) -> bool {
+    s.p99_latency_ms <= 2.0 * s.p95_latency_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_rates_and_alerts() {
+        let w = Window::new(Duration::from_secs(60));
+        for i in 1..=100 {
+            w.record(i as f64 / 10.0, i % 4 == 0, false);
+        }
+        let s = w.stage_a();
+        assert_eq!(s.requests, 100);
+        assert_eq!(s.p95_latency_ms, 9.5);
+        assert_eq!(s.p99_latency_ms, 9.9);
+        assert!((s.early_termination_rate - 0.25).abs() < 1e-9);
+        assert!(tail_compliant(&s));
+        let alerts = Window::alerts(&s);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].alert, "Stage-A p95 > 5ms");
+        for _ in 0..10 {
+            w.record(0.0, false, true);
+        }
+        assert!(
+            Window::alerts(&w.stage_a())
+                .iter()
+                .any(|a| a.alert == "Error rate spike")
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Prometheus metrics in base units; per-stage histograms start at 100 µs.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteStatus {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabel {
+    pub stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabel {
+    pub decision: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs … ~13 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+fn count_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 4.0, 12))
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub requests: Family<RouteStatus, Counter>,
+    pub request_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    pub stage_seconds: Family<StageLabel, Histogram, fn() -> Histogram>,
+    pub candidates: Histogram,
+    pub matches: Histogram,
+    pub early_terminations: Counter,
+    pub timeouts: Counter,
+    pub rejected: Family<ReasonLabel, Counter>,
+    pub rate_limit: Family<DecisionLabel, Counter>,
+    pub shed: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("lens");
+        let requests = Family::<RouteStatus, Counter>::default();
+        let request_seconds =
+            Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+        let stage_seconds =
+            Family::<StageLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+        let candidates = count_histogram();
+        let matches = count_histogram();
+        let early_terminations = Counter::default();
+        let timeouts = Counter::default();
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        let rate_limit = Family::<DecisionLabel, Counter>::default();
+        let shed = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            request_seconds.clone(),
+        );
+        registry.register(
+            "stage_duration_seconds",
+            "Search latency per stage",
+            stage_seconds.clone(),
+        );
+        registry.register(
+            "search_candidates",
+            "Candidate files per search",
+            candidates.clone(),
+        );
+        registry.register("search_matches", "Matches per search", matches.clone());
+        registry.register(
+            "search_early_terminations",
+            "Ranked searches stopped early",
+            early_terminations.clone(),
+        );
+        registry.register(
+            "search_timeouts",
+            "Searches that hit their deadline",
+            timeouts.clone(),
+        );
+        registry.register(
+            "rejected_queries",
+            "Queries rejected, by reason",
+            rejected.clone(),
+        );
+        registry.register(
+            "rate_limit_decisions",
+            "Rate-limit decisions",
+            rate_limit.clone(),
+        );
+        registry.register(
+            "load_shed",
+            "Searches shed with 503 because too many were running",
+            shed.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            stage_seconds,
+            candidates,
+            matches,
+            early_terminations,
+            timeouts,
+            rejected,
+            rate_limit,
+            shed,
+        }
+    }
+
+    pub fn reject(&self, reason: &str) {
+        self.rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}

@@ -1,0 +1,435 @@
+//! Route handlers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use lens_core::query::{Expr, Pattern};
+use lens_core::{Deadline, Limits, Plan};
+use serde::Deserialize;
+
+use super::dashboard::{Window, tail_compliant};
+use super::error::ApiError;
+use super::metrics::StageLabel;
+use super::{AppState, LoadedBundle};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/search", get(search_get).post(search_post))
+        .route("/file", get(file))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/monitoring/dashboard", get(dashboard))
+        .route("/admin/reload", post(reload))
+}
+
+/// Default and maximum search time.
+const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+const MAX_TIMEOUT_MS: u64 = 60_000;
+const MAX_CONTEXT_LINES: usize = 10;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Query in the lens query language.
+    q: Option<String>,
+    limit: Option<usize>,
+    exhaustive: Option<bool>,
+    /// Opaque cursor from a previous exhaustive page.
+    cursor: Option<String>,
+    timeout_ms: Option<u64>,
+    /// Lines of context around each match (default 1).
+    context: Option<usize>,
+    /// Filters ANDed to the query.
+    lang: Option<String>,
+    repo: Option<String>,
+    file: Option<String>,
+}
+
+async fn search_get(
+    State(st): State<Arc<AppState>>,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, ApiError> {
+    run_search(st, p).await
+}
+
+async fn search_post(
+    State(st): State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let p: SearchParams = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}")))?;
+    run_search(st, p).await
+}
+
+#[derive(serde::Serialize, Deserialize)]
+struct Cursor {
+    o: usize,
+    f: String,
+}
+
+fn fingerprint(p: &SearchParams, bundle: &LoadedBundle) -> String {
+    let key = serde_json::json!([
+        p.q,
+        p.lang,
+        p.repo,
+        p.file,
+        p.exhaustive,
+        bundle.reader.manifest().created_at,
+        bundle.reader.manifest().files
+    ]);
+    format!("{:016x}", fnv1a(&key.to_string()))
+}
+
+/// Small stable hash (FNV-1a) for cursor fingerprints.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn literal_filter(text: &str) -> Pattern {
+    Pattern {
+        text: text.to_string(),
+        is_regex: true,
+        position: 0,
+    }
+}
+
+async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiError> {
+    let limits_cfg = &st.config.limits;
+    let reject = |reason: &'static str, msg: String| {
+        st.metrics.reject(reason);
+        ApiError::bad_request(reason, msg)
+    };
+    let q = p.q.as_deref().map(str::trim).unwrap_or("");
+    if q.is_empty() {
+        return Err(reject("missing_query", "give a query in q".into()));
+    }
+    if q.len() > limits_cfg.max_query_bytes {
+        return Err(reject(
+            "query_too_long",
+            format!(
+                "query is {} bytes; the limit is {}",
+                q.len(),
+                limits_cfg.max_query_bytes
+            ),
+        ));
+    }
+    let limit = p.limit.unwrap_or(lens_core::limits::DEFAULT_LIMIT);
+    if limit == 0 || limit > limits_cfg.max_limit {
+        return Err(reject(
+            "invalid_limit",
+            format!("limit must be 1..={}", limits_cfg.max_limit),
+        ));
+    }
+    let context = p.context.unwrap_or(1);
+    if context > MAX_CONTEXT_LINES {
+        return Err(reject(
+            "invalid_context",
+            format!("context must be 0..={MAX_CONTEXT_LINES}"),
+        ));
+    }
+    let exhaustive = p.exhaustive.unwrap_or(false);
+    let timeout = Duration::from_millis(
+        p.timeout_ms
+            .unwrap_or(DEFAULT_TIMEOUT_MS)
+            .clamp(1, MAX_TIMEOUT_MS),
+    );
+    let bundle = st.bundle.load_full();
+    let fp = fingerprint(&p, &bundle);
+    let offset = match &p.cursor {
+        None => 0,
+        Some(c) => {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c)
+                .map_err(|_| reject("invalid_cursor", "cursor is not valid".into()))?;
+            let cur: Cursor = serde_json::from_slice(&bytes)
+                .map_err(|_| reject("invalid_cursor", "cursor is not valid".into()))?;
+            if !exhaustive || cur.f != fp {
+                return Err(reject(
+                    "invalid_cursor",
+                    "cursor belongs to another query or bundle".into(),
+                ));
+            }
+            cur.o
+        }
+    };
+
+    let mut query = lens_core::parse(q).inspect_err(|_| st.metrics.reject("invalid_query"))?;
+    let mut filters = Vec::new();
+    if let Some(l) = &p.lang {
+        filters.push(Expr::Lang(l.to_ascii_lowercase()));
+    }
+    if let Some(r) = &p.repo {
+        filters.push(Expr::Repo(literal_filter(r)));
+    }
+    if let Some(f) = &p.file {
+        filters.push(Expr::File(literal_filter(f)));
+    }
+    if !filters.is_empty() {
+        filters.insert(0, query.expr);
+        query.expr = Expr::And(filters);
+    }
+    let limits = if exhaustive {
+        Limits {
+            max_regex_size: limits_cfg.max_regex_bytes,
+            ..Limits::exhaustive()
+        }
+    } else {
+        Limits {
+            max_regex_size: limits_cfg.max_regex_bytes,
+            ..Limits::top(limit)
+        }
+    };
+    let plan = Plan::from_query(&query, limits).inspect_err(|e| st.metrics.reject(e.code()))?;
+
+    let Ok(permit) = st.inflight.clone().try_acquire_owned() else {
+        st.metrics.shed.inc();
+        st.metrics.reject("overloaded");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many searches in flight; retry shortly",
+        )
+        .retry_after(1));
+    };
+    let started = Instant::now();
+    let deadline = Deadline::after(timeout);
+    let worker_bundle = bundle.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        lens_core::search(&worker_bundle.reader, &plan, &deadline)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "search task failed",
+        )
+    })?;
+    let stage_a_s = started.elapsed().as_secs_f64();
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            st.window.record(stage_a_s * 1e3, false, true);
+            return Err(e.into());
+        }
+    };
+    let m = &st.metrics;
+    m.stage_seconds
+        .get_or_create(&StageLabel {
+            stage: "stage_a".into(),
+        })
+        .observe(stage_a_s);
+    m.candidates.observe(result.stats.candidates as f64);
+    m.matches.observe(result.stats.matches as f64);
+    if result.stats.early_terminated {
+        m.early_terminations.inc();
+    }
+    if result.stats.timed_out {
+        m.timeouts.inc();
+    }
+    st.window
+        .record(stage_a_s * 1e3, result.stats.early_terminated, false);
+
+    let total = result.hits.len();
+    let page: Vec<serde_json::Value> = result
+        .hits
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|h| hit_json(&bundle, h, context))
+        .collect();
+    let next = offset + page.len();
+    let next_cursor = (exhaustive && next < total).then(|| {
+        let c = serde_json::to_vec(&Cursor {
+            o: next,
+            f: fp.clone(),
+        })
+        .expect("cursor serialises");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c)
+    });
+    let mut stats = serde_json::to_value(&result.stats).expect("stats serialise");
+    stats["offset"] = offset.into();
+    stats["total_results"] = total.into();
+    let body = serde_json::json!({
+        "results": page,
+        "stats": stats,
+        "timings": {"stage_a": stage_a_s * 1e3, "stage_b": null, "stage_c": null},
+        "next_cursor": next_cursor,
+    });
+    Ok(Json(body).into_response())
+}
+
+fn hit_json(bundle: &LoadedBundle, h: &lens_core::Hit, context: usize) -> serde_json::Value {
+    let r = &bundle.reader;
+    let rec = r.docs().get(h.doc);
+    let content = r.content(&rec);
+    let (before, after) = if h.line > 0 {
+        context_lines(content, (h.abs_start - h.start as u64) as usize, context)
+    } else {
+        (vec![], vec![])
+    };
+    serde_json::json!({
+        "repo": h.repo, "path": h.path, "language": h.language, "line": h.line,
+        "start": h.start, "end": h.end, "abs_start": h.abs_start, "abs_end": h.abs_end,
+        "snippet": h.snippet, "context_before": before, "context_after": after, "score": h.score,
+    })
+}
+
+/// Up to `n` whole lines before and after the line starting at `line_start`.
+fn context_lines(content: &[u8], line_start: usize, n: usize) -> (Vec<String>, Vec<String>) {
+    let mut before = Vec::new();
+    let mut end = line_start;
+    while before.len() < n && end > 0 {
+        let prev_end = end - 1; // the '\n' ending the previous line
+        let start = memchr_rev(&content[..prev_end]).map_or(0, |i| i + 1);
+        before.push(String::from_utf8_lossy(&content[start..prev_end]).into_owned());
+        end = start;
+    }
+    before.reverse();
+    let mut after = Vec::new();
+    let mut pos = content[line_start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| line_start + i + 1);
+    while after.len() < n {
+        let Some(s) = pos.filter(|&s| s < content.len()) else {
+            break;
+        };
+        let e = content[s..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(content.len(), |i| s + i);
+        after.push(String::from_utf8_lossy(&content[s..e]).into_owned());
+        pos = Some(e + 1);
+    }
+    (before, after)
+}
+
+fn memchr_rev(hay: &[u8]) -> Option<usize> {
+    hay.iter().rposition(|&b| b == b'\n')
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileParams {
+    repo: String,
+    path: String,
+}
+
+async fn file(
+    State(st): State<Arc<AppState>>,
+    Query(p): Query<FileParams>,
+) -> Result<Response, ApiError> {
+    let bundle = st.bundle.load_full();
+    // Only files recorded in the bundle are served, so no path can leave it.
+    let Some(&doc) = bundle.by_path.get(&(p.repo.clone(), p.path.clone())) else {
+        return Err(ApiError::not_found(format!(
+            "no file {:?} in repository {:?}",
+            p.path, p.repo
+        )));
+    };
+    let r = &bundle.reader;
+    let rec = r.docs().get(doc);
+    let content = r.content(&rec);
+    Ok(Json(serde_json::json!({
+        "repo": p.repo, "path": p.path, "language": r.language(&rec), "bytes": content.len(),
+        "lines": content.iter().filter(|&&b| b == b'\n').count() + usize::from(!content.is_empty() && !content.ends_with(b"\n")),
+        "content": String::from_utf8_lossy(content),
+    }))
+    .into_response())
+}
+
+fn health_json(st: &AppState) -> serde_json::Value {
+    let bundle = st.bundle.load();
+    let m = bundle.reader.manifest();
+    serde_json::json!({
+        "status": "ok",
+        "reasons": [],
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": st.started.elapsed().as_secs(),
+        "bundle": {
+            "path": st.bundle_dir, "loaded": true, "verified": true, "loaded_at": bundle.loaded_at,
+            "format_version": m.format_version, "api_version": m.api_version, "bundle_version": m.bundle_version,
+            "created_at": m.created_at, "files": m.counts.files, "bytes": m.counts.bytes,
+            "text_index": m.build.text_index,
+        },
+        "stages": {
+            "stage_a": {"state": "available", "bm25": if m.build.text_index { "available" } else { "not_in_bundle" }},
+        },
+        "rate_limit": {"backend": "in-process GCRA (governor)", "requests_per_second": st.config.limits.requests_per_second, "burst": st.config.limits.burst},
+        "policy": st.policy.as_str(),
+    })
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Response {
+    Json(health_json(&st)).into_response()
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
+    let a = st.window.stage_a();
+    let alerts = Window::alerts(&a);
+    let health = health_json(&st);
+    Json(serde_json::json!({
+        "dashboard_state": {
+            "metrics": {"performance": {"stageA": a}},
+            "sla_compliance": {
+                "tail_latency_compliant": tail_compliant(&a),
+                "stage_a_p95_within_slo": a.p95_latency_ms <= super::dashboard::STAGE_A_P95_SLO_MS,
+                "window_seconds": 300,
+            },
+            "health": {"status": health["status"], "reasons": health["reasons"]},
+            "recent_alerts": alerts,
+        }
+    }))
+    .into_response()
+}
+
+async fn reload(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let dir = st.bundle_dir.clone();
+    let opened = tokio::task::spawn_blocking(move || LoadedBundle::open(&dir))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "reload task failed",
+            )
+        })?;
+    match opened {
+        Ok(b) => {
+            let files = b.reader.manifest().counts.files;
+            let version = b.reader.manifest().bundle_version.clone();
+            st.bundle.store(Arc::new(b));
+            Ok(Json(
+                serde_json::json!({"reloaded": true, "bundle_version": version, "files": files}),
+            )
+            .into_response())
+        }
+        // The old bundle keeps serving.
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "reload_failed",
+            format!("kept the current bundle: {e}"),
+        )),
+    }
+}

@@ -1,0 +1,583 @@
+//! The HTTP service, driven in-process through the router over a real bundle.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use lens_server::server::auth::{Policy, hash_key};
+use lens_server::server::config::{Config, KeyEntry, LimitsConfig};
+use lens_server::server::{AppState, router};
+use tower::ServiceExt;
+
+use crate::common::{index, write};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: Arc<AppState>,
+    audit: std::path::PathBuf,
+}
+
+fn bundle(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("proj");
+    for i in 0..40 {
+        write(
+            &src,
+            &format!("src/m{i}.rs"),
+            format!("fn handler_{i}() {{ needle(); }}\n// needle again\nlet x = {i};\n").as_bytes(),
+        );
+    }
+    write(&src, "lib.py", b"def needle():\n    return 'needle'\n");
+    let out = dir.join("bundle");
+    index(&[&src], &out, &[]);
+    out
+}
+
+fn fixture(policy: Policy, limits: LimitsConfig) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle(dir.path());
+    let keys = vec![
+        KeyEntry {
+            id: "searcher".into(),
+            sha256: hash_key("k-search"),
+            scopes: vec!["search".into()],
+        },
+        KeyEntry {
+            id: "operator".into(),
+            sha256: hash_key("k-ops"),
+            scopes: vec!["ops".into()],
+        },
+        KeyEntry {
+            id: "both".into(),
+            sha256: hash_key("k-both"),
+            scopes: vec!["search".into(), "ops".into()],
+        },
+    ];
+    let audit = dir.path().join("audit.jsonl");
+    let state = AppState::new(
+        &b,
+        Config {
+            keys,
+            limits,
+            ..Config::default()
+        },
+        policy,
+        &audit,
+    )
+    .unwrap();
+    Fixture {
+        _dir: dir,
+        state,
+        audit,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn call(
+    st: &Arc<AppState>,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    for (h, v) in extra {
+        req = req.header(*h, *v);
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let resp = router(st.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn assert_common_headers(r: &Reply) {
+    for h in [
+        "x-trace-id",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        assert!(
+            r.headers.contains_key(h),
+            "missing {h} on a {} response",
+            r.status
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers() {
+    let f = fixture(Policy::Enforce, LimitsConfig::default());
+    let st = &f.state;
+    let r = call(
+        st,
+        "GET",
+        "/search?q=needle&limit=5",
+        Some("k-search"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["results"].as_array().unwrap().len(), 5);
+    assert!(v["timings"]["stage_a"].as_f64().unwrap() > 0.0);
+    assert!(v["results"][0]["context_after"].is_array());
+    let r = call(
+        st,
+        "POST",
+        "/search",
+        Some("k-search"),
+        Some(r#"{"q": "needle", "lang": "python", "limit": 10}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["path"] == "lib.py"),
+        "{v}"
+    );
+    let r = call(
+        st,
+        "GET",
+        "/file?repo=proj&path=lib.py",
+        Some("k-search"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["content"], "def needle():\n    return 'needle'\n");
+    let r = call(st, "GET", "/health", None, None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+    let r = call(st, "GET", "/metrics", Some("k-ops"), None, &[]).await;
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    assert!(
+        text.contains("lens_http_requests_total{route=\"/search\",status=\"200\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lens_stage_duration_seconds_bucket{le=\"0.0001\",stage=\"stage_a\"}"),
+        "{text}"
+    );
+    let r = call(st, "GET", "/monitoring/dashboard", Some("k-ops"), None, &[]).await;
+    let v = r.json();
+    let d = &v["dashboard_state"];
+    assert_eq!(d["metrics"]["performance"]["stageA"]["requests"], 2);
+    assert!(
+        d["metrics"]["performance"]["stageA"]["p95_latency_ms"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(d["metrics"]["performance"]["stageA"]["early_termination_rate"].is_number());
+    assert!(d["sla_compliance"]["tail_latency_compliant"].is_boolean());
+    assert_eq!(d["health"]["status"], "ok");
+    assert!(d["recent_alerts"].is_array());
+    let r = call(st, "POST", "/admin/reload", Some("k-ops"), None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["reloaded"], true);
+}
+
+#[tokio::test]
+async fn error_paths_are_json_4xx() {
+    let limits = LimitsConfig {
+        max_query_bytes: 64,
+        max_body_bytes: 256,
+        ..LimitsConfig::default()
+    };
+    let f = fixture(Policy::Enforce, limits);
+    let st = &f.state;
+    let long = format!("/search?q={}", "a".repeat(65));
+    let big_body = format!(r#"{{"q": "{}"}}"#, "a".repeat(400));
+    let cases: Vec<(&str, &str, Option<&str>, u16, &str)> = vec![
+        ("GET", "/search", None, 400, "missing_query"),
+        ("GET", "/search?q=/a(b/", None, 400, "invalid_regex"),
+        ("GET", "/search?q=(a", None, 400, "invalid_query"),
+        ("GET", &long, None, 400, "query_too_long"),
+        ("GET", "/search?q=a&limit=0", None, 400, "invalid_limit"),
+        (
+            "GET",
+            "/search?q=a&limit=100000",
+            None,
+            400,
+            "invalid_limit",
+        ),
+        (
+            "GET",
+            "/search?q=a&context=99",
+            None,
+            400,
+            "invalid_context",
+        ),
+        (
+            "GET",
+            "/search?q=a&exhaustive=true&cursor=bm9wZQ",
+            None,
+            400,
+            "invalid_cursor",
+        ),
+        ("GET", "/search?q=a&bogus=1", None, 400, ""),
+        ("POST", "/search", Some("{not json"), 400, "invalid_body"),
+        ("POST", "/search", Some(&big_body), 413, ""),
+        (
+            "GET",
+            "/file?repo=proj&path=../../etc/passwd",
+            None,
+            404,
+            "not_found",
+        ),
+        ("GET", "/file?repo=proj", None, 400, ""),
+        ("GET", "/no/such/route", None, 404, "not_found"),
+    ];
+    for (method, uri, body, status, code) in cases {
+        let r = call(st, method, uri, Some("k-both"), body, &[]).await;
+        assert_eq!(
+            r.status.as_u16(),
+            status,
+            "{method} {uri}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_common_headers(&r);
+        if !code.is_empty() {
+            assert_eq!(r.json()["error"]["code"], code, "{method} {uri}");
+            assert!(
+                r.json()["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn auth_matrix_over_routes_scopes_and_policies() {
+    let routes: [(&str, &str, Option<&str>); 6] = [
+        ("GET", "/search?q=needle", Some("search")),
+        ("GET", "/file?repo=proj&path=lib.py", Some("search")),
+        ("GET", "/metrics", Some("ops")),
+        ("GET", "/monitoring/dashboard", Some("ops")),
+        ("POST", "/admin/reload", Some("ops")),
+        ("GET", "/health", None),
+    ];
+    let callers: [(Option<&str>, &[&str]); 5] = [
+        (None, &[]),
+        (Some("wrong"), &[]),
+        (Some("k-search"), &["search"]),
+        (Some("k-ops"), &["ops"]),
+        (Some("k-both"), &["search", "ops"]),
+    ];
+    for policy in [Policy::Permissive, Policy::Enforce] {
+        let f = fixture(policy, LimitsConfig::default());
+        for (method, uri, needed) in routes {
+            for (key, scopes) in callers {
+                let r = call(&f.state, method, uri, key, None, &[]).await;
+                assert_common_headers(&r);
+                let allowed = needed.is_none_or(|n| scopes.contains(&n));
+                let expected: u16 = if allowed || policy == Policy::Permissive {
+                    200
+                } else if key.is_none() || key == Some("wrong") {
+                    401
+                } else {
+                    403
+                };
+                assert_eq!(
+                    r.status.as_u16(),
+                    expected,
+                    "{policy:?} {method} {uri} key {key:?}"
+                );
+            }
+        }
+        // Every denial (or would-be denial) and every ops call is audited, with key ids only.
+        let log = std::fs::read_to_string(&f.audit).unwrap();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let denial = if policy == Policy::Enforce {
+            "deny"
+        } else {
+            "would_deny"
+        };
+        assert!(lines.iter().any(|l| l["decision"] == denial
+            && l["reasons"][0] == "missing_scope"
+            && l["key_id"] == "searcher"));
+        assert!(lines.iter().any(|l| l["decision"] == "allow"
+            && l["route"] == "/admin/reload"
+            && l["key_id"] == "operator"));
+        assert!(
+            !log.contains("k-search") && !log.contains("k-ops") && !log.contains("k-both"),
+            "keys never reach the audit log"
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["trace_id"].as_str().is_some_and(|t| t.len() == 32))
+        );
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_headers_on_every_response_and_429() {
+    let f = fixture(
+        Policy::Enforce,
+        LimitsConfig {
+            requests_per_second: 1,
+            burst: 3,
+            ..LimitsConfig::default()
+        },
+    );
+    let st = &f.state;
+    let mut remaining = Vec::new();
+    for uri in ["/search?q=needle", "/search?q=/a(b/", "/health"] {
+        let r = call(st, "GET", uri, Some("k-search"), None, &[]).await;
+        assert_common_headers(&r);
+        remaining.push(
+            r.headers["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap(),
+        );
+    }
+    assert_eq!(remaining, vec![2, 1, 0]);
+    let r = call(st, "GET", "/search?q=needle", Some("k-search"), None, &[]).await;
+    assert_eq!(r.status, 429);
+    assert_common_headers(&r);
+    assert_eq!(r.json()["error"]["code"], "rate_limited");
+    assert!(
+        r.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let reset: u64 = r.headers["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        reset >= now && reset <= now + 5,
+        "reset {reset} is epoch seconds near {now}"
+    );
+    // Limits are per key: another key still passes.
+    assert_eq!(
+        call(st, "GET", "/search?q=needle", Some("k-both"), None, &[])
+            .await
+            .status,
+        200
+    );
+    let log = std::fs::read_to_string(&f.audit).unwrap();
+    assert!(log.contains("\"rate_limited\""));
+}
+
+#[tokio::test]
+async fn trace_ids_are_echoed_or_generated() {
+    let f = fixture(Policy::Enforce, LimitsConfig::default());
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let r = call(
+        &f.state,
+        "GET",
+        "/health",
+        None,
+        None,
+        &[("traceparent", tp)],
+    )
+    .await;
+    assert_eq!(r.headers["x-trace-id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    let a = call(
+        &f.state,
+        "GET",
+        "/health",
+        None,
+        None,
+        &[("traceparent", "00-zz-bad-01")],
+    )
+    .await;
+    let b = call(&f.state, "GET", "/health", None, None, &[]).await;
+    let (a, b) = (
+        a.headers["x-trace-id"].to_str().unwrap().to_string(),
+        b.headers["x-trace-id"].to_str().unwrap().to_string(),
+    );
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
+    assert_ne!(a, "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+#[tokio::test]
+async fn cursor_pages_equal_one_exhaustive_request() {
+    let f = fixture(Policy::Enforce, LimitsConfig::default());
+    let st = &f.state;
+    let all = call(
+        st,
+        "GET",
+        "/search?q=needle&exhaustive=true&limit=1000",
+        Some("k-search"),
+        None,
+        &[],
+    )
+    .await
+    .json();
+    let all = all["results"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 40 * 2 + 2);
+    let mut paged = Vec::new();
+    let mut uri = "/search?q=needle&exhaustive=true&limit=7".to_string();
+    loop {
+        let v = call(st, "GET", &uri, Some("k-search"), None, &[])
+            .await
+            .json();
+        paged.extend(v["results"].as_array().unwrap().iter().cloned());
+        match v["next_cursor"].as_str() {
+            Some(c) => uri = format!("/search?q=needle&exhaustive=true&limit=7&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    // A cursor does not carry over to another query.
+    let first = call(
+        st,
+        "GET",
+        "/search?q=needle&exhaustive=true&limit=7",
+        Some("k-search"),
+        None,
+        &[],
+    )
+    .await
+    .json();
+    let c = first["next_cursor"].as_str().unwrap();
+    let r = call(
+        st,
+        "GET",
+        &format!("/search?q=handler&exhaustive=true&limit=7&cursor={c}"),
+        Some("k-search"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], "invalid_cursor");
+}
+
+#[tokio::test]
+async fn overload_is_shed_with_503_and_retry_after() {
+    let f = fixture(
+        Policy::Enforce,
+        LimitsConfig {
+            max_inflight: 2,
+            ..LimitsConfig::default()
+        },
+    );
+    let held = f
+        .state
+        .inflight
+        .clone()
+        .acquire_many_owned(2)
+        .await
+        .unwrap();
+    let r = call(
+        &f.state,
+        "GET",
+        "/search?q=needle",
+        Some("k-search"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 503);
+    assert_common_headers(&r);
+    assert_eq!(r.headers["retry-after"], "1");
+    drop(held);
+    assert_eq!(
+        call(
+            &f.state,
+            "GET",
+            "/search?q=needle",
+            Some("k-search"),
+            None,
+            &[]
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+#[test]
+fn keys_add_stores_only_the_hash_and_the_key_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lens.toml");
+    let o = crate::common::run(&[
+        "keys",
+        "add",
+        "--scopes",
+        "search,ops",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--id",
+        "laptop",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let key = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert!(key.starts_with("lens_"));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(!text.contains(&key));
+    assert!(text.contains(&hash_key(&key)));
+    let config = Config::load(&cfg).unwrap();
+    assert_eq!(config.keys[0].scopes, vec!["search", "ops"]);
+    let o = crate::common::run(&[
+        "keys",
+        "add",
+        "--scopes",
+        "admin",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
