@@ -61,6 +61,10 @@ pub enum CandidatePolicy {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub candidate_policy: CandidatePolicy,
+    /// Verify candidates on the rayon pool (lower latency alone); a server under
+    /// concurrent load turns it off, since handing work across cores then costs
+    /// more than it saves.
+    pub parallel: bool,
     pub root: Node,
     pub matchers: Vec<Matcher>,
     /// For each matcher: true when its matches are reported (not under a negation).
@@ -86,6 +90,7 @@ impl Plan {
         let bm25_text = (b.terms.len() >= 2).then(|| b.terms.join(" "));
         Ok(Plan {
             candidate_policy: CandidatePolicy::CostBased,
+            parallel: true,
             root,
             matchers: b.matchers,
             reported: b.reported,
@@ -123,6 +128,7 @@ impl Plan {
         };
         Ok(Plan {
             candidate_policy: CandidatePolicy::CostBased,
+            parallel: true,
             root,
             matchers: vec![matcher],
             reported: vec![true],

@@ -12,3 +12,5 @@ mod crash_safety;
 mod indexing;
 // The HTTP service: routes, errors, auth matrix, rate limits, trace ids, paging.
 mod http;
+// The web page in headless Chromium.
+mod page;

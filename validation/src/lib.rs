@@ -17,7 +17,12 @@ pub fn ndcg_at_k<D: Eq + Hash>(ranked: &[D], judged: &HashMap<D, u32>, k: usize)
         .sum();
     let mut ideal: Vec<u32> = judged.values().copied().filter(|&r| r > 0).collect();
     ideal.sort_unstable_by(|a, b| b.cmp(a));
-    let idcg: f64 = ideal.iter().take(k).enumerate().map(|(i, &r)| gain(r) / (i as f64 + 2.0).log2()).sum();
+    let idcg: f64 = ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, &r)| gain(r) / (i as f64 + 2.0).log2())
+        .sum();
     if idcg == 0.0 { 0.0 } else { dcg / idcg }
 }
 
@@ -27,7 +32,11 @@ pub fn recall_at_k<D: Eq + Hash>(ranked: &[D], judged: &HashMap<D, u32>, k: usiz
     if relevant == 0 {
         return 0.0;
     }
-    let found = ranked.iter().take(k).filter(|d| judged.get(*d).is_some_and(|&r| r > 0)).count();
+    let found = ranked
+        .iter()
+        .take(k)
+        .filter(|d| judged.get(*d).is_some_and(|&r| r > 0))
+        .count();
     found as f64 / relevant as f64
 }
 
@@ -42,7 +51,11 @@ pub fn mrr_at_k<D: Eq + Hash>(ranked: &[D], judged: &HashMap<D, u32>, k: usize) 
 
 /// Mean of per-query values (0 for an empty set).
 pub fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
 }
 
 #[cfg(test)]

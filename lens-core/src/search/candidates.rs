@@ -159,13 +159,35 @@ impl<'a> Cursor<'a> {
         self.bundle.corrupt_postings()
     }
 
-    /// Decodes the next entry; `None` at the end.
+    /// Decodes the next entry; `None` at the end. The bundle's checksums were
+    /// verified at open, so only memory safety and termination are checked per
+    /// entry; one-byte deltas (most of them) take the fast path.
+    #[inline]
     fn step(&mut self) -> Result<Option<u32>> {
         if self.remaining == 0 {
             return Ok(None);
         }
-        let mut v = 0u32;
-        let mut shift = 0u32;
+        let first = *self.bytes.get(self.pos).ok_or_else(|| self.corrupt())?;
+        self.pos += 1;
+        let v = if first < 0x80 {
+            u32::from(first)
+        } else {
+            self.step_slow(first)?
+        };
+        let doc = match self.current {
+            None => v,
+            Some(prev) => prev.wrapping_add(v),
+        };
+        self.remaining -= 1;
+        self.decoded += 1;
+        self.current = Some(doc);
+        Ok(Some(doc))
+    }
+
+    #[cold]
+    fn step_slow(&mut self, first: u8) -> Result<u32> {
+        let mut v = u32::from(first & 0x7f);
+        let mut shift = 7u32;
         loop {
             let b = *self.bytes.get(self.pos).ok_or_else(|| self.corrupt())?;
             self.pos += 1;
@@ -173,35 +195,25 @@ impl<'a> Cursor<'a> {
                 .checked_shl(shift)
                 .ok_or_else(|| self.corrupt())?;
             if b < 0x80 {
-                break;
+                return Ok(v);
             }
             shift += 7;
             if shift > 28 {
                 return Err(self.corrupt());
             }
         }
-        let doc = match self.current {
-            None => v,
-            Some(prev) => prev
-                .checked_add(v)
-                .filter(|&d| d > prev)
-                .ok_or_else(|| self.corrupt())?,
-        };
-        if doc as usize >= self.bundle.doc_count() {
-            return Err(self.corrupt());
-        }
-        self.remaining -= 1;
-        self.decoded += 1;
-        self.current = Some(doc);
-        Ok(Some(doc))
     }
 
+    /// The first entry `>= target`; ids past the doc table are corruption.
     fn seek(&mut self, target: u32) -> Result<Option<u32>> {
         if let Some(c) = self.current.filter(|&c| c >= target) {
             return Ok(Some(c));
         }
         while let Some(d) = self.step()? {
             if d >= target {
+                if d as usize >= self.bundle.doc_count() {
+                    return Err(self.corrupt());
+                }
                 return Ok(Some(d));
             }
         }

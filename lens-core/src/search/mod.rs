@@ -119,10 +119,17 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
             stats.truncation = Some(Truncation::Deadline);
             break;
         }
-        let found: Vec<DocMatch> = chunk
-            .par_iter()
-            .filter_map(|&d| verify::verify(bundle, plan, d))
-            .collect();
+        let found: Vec<DocMatch> = if plan.parallel {
+            chunk
+                .par_iter()
+                .filter_map(|&d| verify::verify(bundle, plan, d))
+                .collect()
+        } else {
+            chunk
+                .iter()
+                .filter_map(|&d| verify::verify(bundle, plan, d))
+                .collect()
+        };
         considered += chunk.len();
         for m in found {
             match_count += m.spans.len().max(1);

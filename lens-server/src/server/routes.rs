@@ -20,12 +20,25 @@ use super::{AppState, LoadedBundle};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/", get(page))
         .route("/search", get(search_get).post(search_post))
         .route("/file", get(file))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/monitoring/dashboard", get(dashboard))
         .route("/admin/reload", post(reload))
+}
+
+/// The web page: search box, highlighted results, file view; no external assets.
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("page.html"),
+    )
+        .into_response()
 }
 
 /// Default and maximum search time.
@@ -187,8 +200,10 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
             ..Limits::top(limit)
         }
     };
-    let plan = Plan::from_query(&query, limits).inspect_err(|e| st.metrics.reject(e.code()))?;
+    let mut plan = Plan::from_query(&query, limits).inspect_err(|e| st.metrics.reject(e.code()))?;
 
+    // Alone, a search verifies on both cores; beside others, on its own thread.
+    plan.parallel = st.inflight.available_permits() == st.config.limits.max_inflight.max(1);
     let Ok(permit) = st.inflight.clone().try_acquire_owned() else {
         st.metrics.shed.inc();
         st.metrics.reject("overloaded");

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Load benchmark of `lens serve` on loopback: a normal phase, a 3x overload
+# phase that must shed with 503, and a recovery phase. wrk is pinned to one
+# core with taskset; the server has both.
+#   bash benches/load.sh BUNDLE_DIR [SECONDS_PER_PHASE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bundle="$1"
+secs="${2:-20}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lens/target}"
+cargo build --release -q -p lens-server
+lens="$CARGO_TARGET_DIR/release/lens"
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+port=3917
+inflight=16
+cat > "$work/lens.toml" <<TOML
+listen = "127.0.0.1:$port"
+policy = "permissive"
+audit_log = "$work/audit.jsonl"
+[limits]
+requests_per_second = 1000000
+burst = 1000000
+max_inflight = $inflight
+TOML
+"$lens" serve --bundle "$bundle" --config "$work/lens.toml" 2> "$work/server.log" &
+server=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+# Warm the page cache and the server.
+taskset -c 0 wrk -t1 -c4 -d3s -s benches/load/selective.lua "http://127.0.0.1:$port" >/dev/null
+
+phase() {
+    local name=$1 conns=$2
+    local line
+    line=$(taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s -s benches/load/selective.lua "http://127.0.0.1:$port" | grep '^WRK_JSON' | sed 's/^WRK_JSON //')
+    echo "{\"phase\": \"$name\", \"connections\": $conns, \"result\": $line}"
+}
+phase normal $((inflight / 2))
+phase overload_3x $((inflight * 3))
+phase recovery $((inflight / 2))
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^lens_load_shed_total|^lens_http_requests_total\{route="/search"' >&2
