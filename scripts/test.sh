@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test lens has. Installs what the tests need (ripgrep, for the
-# differential test against rg) when it is missing and we are root.
+# Runs every test lens has. Installs what the tests need (ripgrep, chromium,
+# chromium-driver) when missing and we are root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v rg >/dev/null 2>&1; then
+# ripgrep: the differential test against rg. chromium + chromium-driver: the web page test.
+missing=()
+command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "scripts/test.sh: the tests need ripgrep (rg); install it (Debian: apt-get install ripgrep)" >&2
+        echo "scripts/test.sh: the tests need ${missing[*]} (Debian: apt-get install ${missing[*]})" >&2
         exit 1
     fi
 fi
