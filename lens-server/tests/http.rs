@@ -259,9 +259,22 @@ async fn error_paths_are_json_4xx() {
             400,
             "invalid_cursor",
         ),
-        ("GET", "/search?q=a&bogus=1", None, 400, ""),
+        (
+            "GET",
+            "/search?q=a&bogus=1",
+            None,
+            400,
+            "invalid_parameters",
+        ),
+        (
+            "GET",
+            "/search?q=a&limit=many",
+            None,
+            400,
+            "invalid_parameters",
+        ),
         ("POST", "/search", Some("{not json"), 400, "invalid_body"),
-        ("POST", "/search", Some(&big_body), 413, ""),
+        ("POST", "/search", Some(&big_body), 413, "body_too_large"),
         (
             "GET",
             "/file?repo=proj&path=../../etc/passwd",
@@ -269,7 +282,7 @@ async fn error_paths_are_json_4xx() {
             404,
             "not_found",
         ),
-        ("GET", "/file?repo=proj", None, 400, ""),
+        ("GET", "/file?repo=proj", None, 400, "invalid_parameters"),
         ("GET", "/no/such/route", None, 404, "not_found"),
     ];
     for (method, uri, body, status, code) in cases {
@@ -580,4 +593,160 @@ fn keys_add_stores_only_the_hash_and_the_key_works() {
         cfg.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// docs/openapi.json against the running code, in both directions.
+mod openapi {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn spec() -> serde_json::Value {
+        serde_json::from_str(lens_server::server::routes_openapi()).unwrap()
+    }
+
+    fn props(spec: &serde_json::Value, schema: &str) -> BTreeSet<String> {
+        spec["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn keys(v: &serde_json::Value) -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[tokio::test]
+    async fn spec_is_served_and_matches_the_routes() {
+        let f = fixture(Policy::Enforce, LimitsConfig::default());
+        let served = call(&f.state, "GET", "/openapi.json", None, None, &[]).await;
+        assert_eq!(served.status, 200);
+        assert_eq!(served.json(), spec());
+        let documented: BTreeSet<String> = spec()["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let routed: BTreeSet<String> = lens_server::server::ROUTES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(documented, routed);
+        // Every documented (path, method) is answered by a handler, not the fallback.
+        for (path, ops) in spec()["paths"].as_object().unwrap() {
+            for method in ops.as_object().unwrap().keys() {
+                let uri = match path.as_str() {
+                    "/search" if method == "get" => "/search?q=needle".to_string(),
+                    "/file" => "/file?repo=proj&path=lib.py".to_string(),
+                    p => p.to_string(),
+                };
+                let body = (method == "post" && path == "/search").then_some(r#"{"q": "needle"}"#);
+                let r = call(
+                    &f.state,
+                    &method.to_uppercase(),
+                    &uri,
+                    Some("k-both"),
+                    body,
+                    &[],
+                )
+                .await;
+                assert_eq!(r.status, 200, "{method} {path}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn search_parameters_and_responses_match_the_code() {
+        let f = fixture(Policy::Enforce, LimitsConfig::default());
+        let s = spec();
+        let documented: BTreeSet<String> = s["paths"]["/search"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(documented, props(&s, "SearchRequest"));
+        // serde names every field of the real parameter struct when it rejects an unknown one.
+        let r = call(
+            &f.state,
+            "GET",
+            "/search?q=a&zzz=1",
+            Some("k-both"),
+            None,
+            &[],
+        )
+        .await;
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        let expected = msg
+            .split("expected one of")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{msg}"));
+        let in_code: BTreeSet<String> = expected
+            .split(',')
+            .map(|x| x.trim().trim_matches('`').to_string())
+            .collect();
+        assert_eq!(documented, in_code, "{msg}");
+
+        let v = call(
+            &f.state,
+            "GET",
+            "/search?q=needle&exhaustive=true&limit=3",
+            Some("k-both"),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        assert_eq!(keys(&v), props(&s, "SearchResponse"));
+        assert_eq!(keys(&v["stats"]), props(&s, "SearchStats"));
+        assert_eq!(keys(&v["timings"]), props(&s, "Timings"));
+        assert_eq!(keys(&v["results"][0]), props(&s, "Hit"));
+        let h = call(&f.state, "GET", "/health", None, None, &[])
+            .await
+            .json();
+        assert_eq!(keys(&h), props(&s, "Health"));
+        let file = call(
+            &f.state,
+            "GET",
+            "/file?repo=proj&path=lib.py",
+            Some("k-both"),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        assert_eq!(keys(&file), props(&s, "File"));
+        let d = call(
+            &f.state,
+            "GET",
+            "/monitoring/dashboard",
+            Some("k-both"),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        let ds =
+            &s["components"]["schemas"]["Dashboard"]["properties"]["dashboard_state"]["properties"];
+        assert_eq!(
+            keys(&d["dashboard_state"]),
+            ds.as_object().unwrap().keys().cloned().collect()
+        );
+        assert_eq!(
+            keys(&d["dashboard_state"]["metrics"]["performance"]["stageA"]),
+            ds["metrics"]["properties"]["performance"]["properties"]["stageA"]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        );
+        let reload = call(&f.state, "POST", "/admin/reload", Some("k-both"), None, &[])
+            .await
+            .json();
+        assert_eq!(keys(&reload), props(&s, "Reload"));
+    }
 }

@@ -53,10 +53,11 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
         if line.is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap();
-            }
+        if let Some((_, value)) = line
+            .split_once(':')
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            length = value.trim().parse().unwrap();
         }
     }
     let mut raw = vec![0u8; length];

@@ -111,6 +111,18 @@ fn scope_for(path: &str) -> Option<Scope> {
     }
 }
 
+/// Every route the router serves (the OpenAPI drift test checks this list).
+pub const ROUTES: &[&str] = &[
+    "/",
+    "/search",
+    "/file",
+    "/health",
+    "/metrics",
+    "/monitoring/dashboard",
+    "/admin/reload",
+    "/openapi.json",
+];
+
 /// Route label with bounded cardinality.
 fn route_label(path: &str) -> &'static str {
     match path {
@@ -121,6 +133,7 @@ fn route_label(path: &str) -> &'static str {
         "/metrics" => "/metrics",
         "/monitoring/dashboard" => "/monitoring/dashboard",
         "/admin/reload" => "/admin/reload",
+        "/openapi.json" => "/openapi.json",
         _ => "other",
     }
 }
@@ -268,6 +281,11 @@ async fn gate(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Resp
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
+}
+
+/// The OpenAPI document served at `/openapi.json` (`docs/openapi.json`).
+pub fn routes_openapi() -> &'static str {
+    routes::OPENAPI_JSON
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

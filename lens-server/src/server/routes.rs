@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/metrics", get(metrics))
         .route("/monitoring/dashboard", get(dashboard))
         .route("/admin/reload", post(reload))
+        .route("/openapi.json", get(openapi))
 }
 
 /// The web page: search box, highlighted results, file view; no external assets.
@@ -39,6 +41,13 @@ async fn page() -> Response {
         include_str!("page.html"),
     )
         .into_response()
+}
+
+/// The API description, kept in `docs/openapi.json` and checked for drift by the tests.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
 
 /// Default and maximum search time.
@@ -64,17 +73,33 @@ pub struct SearchParams {
     file: Option<String>,
 }
 
+/// Query-string problems (unknown or malformed parameters) as JSON errors.
+fn params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(p)| p)
+        .map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))
+}
+
 async fn search_get(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<SearchParams>,
+    q: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let p = params(q).inspect_err(|_| st.metrics.reject("invalid_parameters"))?;
     run_search(st, p).await
 }
 
 async fn search_post(
     State(st): State<Arc<AppState>>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        st.metrics.reject("body_rejected");
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "invalid_body"
+        };
+        ApiError::new(e.status(), code, e.body_text())
+    })?;
     let p: SearchParams = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}")))?;
     run_search(st, p).await
@@ -342,8 +367,9 @@ pub struct FileParams {
 
 async fn file(
     State(st): State<Arc<AppState>>,
-    Query(p): Query<FileParams>,
+    q: Result<Query<FileParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let p = params(q)?;
     let bundle = st.bundle.load_full();
     // Only files recorded in the bundle are served, so no path can leave it.
     let Some(&doc) = bundle.by_path.get(&(p.repo.clone(), p.path.clone())) else {
