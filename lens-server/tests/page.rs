@@ -159,6 +159,15 @@ fn page_searches_highlights_and_opens_files_from_the_keyboard() {
         id: sid.clone(),
     };
     let s = |p: &str| format!("/session/{sid}{p}");
+    let find_all = |css: &str| -> Vec<Value> {
+        let v = http(
+            wd,
+            "POST",
+            &s("/elements"),
+            Some(&json!({"using": "css selector", "value": css})),
+        );
+        v["value"].as_array().cloned().unwrap_or_default()
+    };
 
     http(
         wd,
@@ -183,13 +192,7 @@ fn page_searches_highlights_and_opens_files_from_the_keyboard() {
     let mut marks = Vec::new();
     wait_for(
         || {
-            let v = http(
-                wd,
-                "POST",
-                &s("/elements"),
-                Some(&json!({"using": "css selector", "value": "#results mark"})),
-            );
-            marks = v["value"].as_array().cloned().unwrap_or_default();
+            marks = find_all("#results mark");
             marks.len() >= 3
         },
         "highlighted results",
@@ -205,27 +208,11 @@ fn page_searches_highlights_and_opens_files_from_the_keyboard() {
         {"type": "keyDown", "value": "\u{E007}"}, {"type": "keyUp", "value": "\u{E007}"}]}]});
     http(wd, "POST", &s("/actions"), Some(&keys));
     wait_for(
-        || {
-            let v = http(
-                wd,
-                "POST",
-                &s("/elements"),
-                Some(&json!({"using": "css selector", "value": "#file tr.focus mark"})),
-            );
-            v["value"].as_array().is_some_and(|a| !a.is_empty())
-        },
+        || !find_all("#file tr.focus mark").is_empty(),
         "the file view with the matched line highlighted",
     );
-    let anchors = http(
-        wd,
-        "POST",
-        &s("/elements"),
-        Some(&json!({"using": "css selector", "value": "#file tr[id^='L'] a[href^='#L']"})),
-    );
-    assert!(
-        anchors["value"].as_array().unwrap().len() >= 3,
-        "line anchors: {anchors}"
-    );
+    let anchors = find_all("#file tr[id^='L'] a[href^='#L']");
+    assert!(anchors.len() >= 3, "line anchors: {anchors:?}");
 }
 
 struct SessionGuard {
