@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test lens has. Installs what the tests need (ripgrep, chromium,
-# chromium-driver) when missing and we are root.
+# chromium-driver, prometheus) when missing and we are root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# ripgrep: the differential test against rg. chromium + chromium-driver: the web page test.
+# ripgrep: the differential test against rg. chromium + chromium-driver: the web
+# page test. prometheus: promtool, which checks dashboards/ alert rules.
 missing=()
 command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ -x /usr/bin/promtool ] || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq

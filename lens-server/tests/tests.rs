@@ -14,3 +14,5 @@ mod indexing;
 mod http;
 // The web page in headless Chromium.
 mod page;
+// dashboards/ against the exported metrics, and promtool.
+mod dashboards;

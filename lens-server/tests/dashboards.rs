@@ -1,0 +1,158 @@
+//! dashboards/ against the metrics `lens serve` exports, and promtool.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use lens_server::server::metrics::Metrics;
+
+fn dashboards_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dashboards")
+}
+
+/// Every series name the registry can produce, from its `# TYPE` lines (label
+/// families print them once they have a child, so each gets one).
+fn exported_series() -> BTreeSet<String> {
+    use lens_server::server::metrics::{
+        DecisionLabel, ReasonLabel, RouteLabel, RouteStatus, StageLabel,
+    };
+    let m = Metrics::new();
+    m.requests
+        .get_or_create(&RouteStatus {
+            route: "/search".into(),
+            status: 200,
+        })
+        .inc();
+    m.request_seconds
+        .get_or_create(&RouteLabel {
+            route: "/search".into(),
+        })
+        .observe(0.001);
+    m.stage_seconds
+        .get_or_create(&StageLabel {
+            stage: "stage_a".into(),
+        })
+        .observe(0.001);
+    m.rejected
+        .get_or_create(&ReasonLabel {
+            reason: "invalid_regex".into(),
+        })
+        .inc();
+    m.rate_limit
+        .get_or_create(&DecisionLabel {
+            decision: "allowed".into(),
+        })
+        .inc();
+    let text = m.encode();
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# TYPE ") else {
+            continue;
+        };
+        let mut it = rest.split_whitespace();
+        let (name, kind) = (it.next().unwrap(), it.next().unwrap());
+        match kind {
+            "counter" => {
+                out.insert(format!("{name}_total"));
+            }
+            "histogram" => {
+                for s in ["bucket", "sum", "count"] {
+                    out.insert(format!("{name}_{s}"));
+                }
+            }
+            _ => {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn referenced(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(off) = text[i..].find("lens_") {
+        let start = i + off;
+        let boundary =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let mut end = start;
+        while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+            end += 1;
+        }
+        if boundary {
+            out.insert(text[start..end].to_string());
+        }
+        i = end;
+    }
+    out
+}
+
+#[test]
+fn dashboards_use_only_exported_series() {
+    let exported = exported_series();
+    assert!(
+        exported.contains("lens_stage_duration_seconds_bucket"),
+        "{exported:?}"
+    );
+    let files = ["prometheus/lens-alerts.yml", "grafana/lens.json"];
+    let mut used = BTreeSet::new();
+    for f in files {
+        let text = std::fs::read_to_string(dashboards_dir().join(f)).unwrap();
+        let refs = referenced(&text);
+        assert!(!refs.is_empty(), "{f} references no lens series");
+        for r in &refs {
+            assert!(
+                exported.contains(r),
+                "{f} uses {r}, which lens does not export; exported: {exported:?}"
+            );
+        }
+        used.extend(refs);
+    }
+    let grafana: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dashboards_dir().join("grafana/lens.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        grafana["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| !p["targets"].as_array().unwrap().is_empty())
+    );
+    // Every exported family appears on the dashboard or in a rule.
+    let families: BTreeSet<String> = exported
+        .iter()
+        .map(|s| {
+            s.trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count")
+                .to_string()
+        })
+        .collect();
+    for fam in families {
+        assert!(
+            used.iter().any(|u| u.starts_with(&fam)),
+            "{fam} is exported but on no dashboard or rule"
+        );
+    }
+}
+
+#[test]
+fn promtool_accepts_the_rules() {
+    let promtool = "/usr/bin/promtool";
+    assert!(
+        std::path::Path::new(promtool).exists(),
+        "{promtool} is missing: .ci/run and scripts/test.sh install Debian's prometheus"
+    );
+    let out = std::process::Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(dashboards_dir().join("prometheus/lens-alerts.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
