@@ -235,7 +235,7 @@ fn brute_force(files: &[(String, Vec<u8>)], c: &Case) -> Option<BTreeSet<Key>> {
 fn keys(r: &lens_core::SearchResult) -> BTreeSet<Key> {
     r.hits
         .iter()
-        .map(|h| (h.path.clone(), h.line, h.start, h.end))
+        .map(|h| (h.path.to_string(), h.line, h.start, h.end))
         .collect()
 }
 

@@ -4,6 +4,7 @@ pub mod candidates;
 pub mod verify;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -20,9 +21,10 @@ use verify::{DocMatch, line_end};
 /// One result: a match (or, for filter-only queries, a file with `line` 0).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Hit {
-    pub repo: String,
-    pub path: String,
-    pub language: String,
+    /// Shared by all hits of one file (no allocation per match).
+    pub repo: Arc<str>,
+    pub path: Arc<str>,
+    pub language: Arc<str>,
     /// 1-based line of the match.
     pub line: u64,
     /// Byte offsets within the line (end exclusive).
@@ -183,9 +185,9 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     'outer: for (score, m) in &scored {
         let rec = docs_table.get(m.doc);
         let content = bundle.content(&rec);
-        let path = bundle.path(&rec).into_owned();
-        let repo = bundle.repo_name(&rec).to_string();
-        let language = bundle.language(&rec).to_string();
+        let path: Arc<str> = Arc::from(bundle.path(&rec).as_ref());
+        let repo: Arc<str> = Arc::from(bundle.repo_name(&rec));
+        let language: Arc<str> = Arc::from(bundle.language(&rec));
         if m.spans.is_empty() {
             if hits.len() >= cap {
                 stats.truncation.get_or_insert(Truncation::ResultLimit);
