@@ -5,7 +5,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use lens_core::bundle::manifest::BuildSettings;
 use lens_core::bundle::{BundleBuilder, BundleMeta, PreparedDoc, Source};
-use lens_core::ngram::{self, PostingsWriter, decode_postings, set_ops};
+use lens_core::ngram;
 use lens_core::query::{MatchOptions, Matcher};
 use lens_core::{BundleReader, Deadline, GrepRequest, Limits, Plan, rank};
 
@@ -57,33 +57,6 @@ fn bench_ngrams(c: &mut Criterion) {
             stamp += 1;
             ngram::distinct_trigrams(black_box(&text), &mut seen, stamp, &mut out);
         })
-    });
-    let mut w = PostingsWriter::new();
-    for d in 0..80_000u32 {
-        if d.is_multiple_of(2) || d.is_multiple_of(7) {
-            w.add_doc(d, &[1]);
-        }
-        if d.is_multiple_of(3) {
-            w.add_doc(d, &[2]);
-        }
-    }
-    let (dict, post) = w.finish();
-    let e1 = ngram::postings::dict_lookup(&dict, 1).unwrap();
-    let e2 = ngram::postings::dict_lookup(&dict, 2).unwrap();
-    let (mut a, mut b2) = (Vec::new(), Vec::new());
-    c.bench_function("decode_postings 45k", |b| {
-        b.iter(|| {
-            decode_postings(
-                black_box(&post[e1.offset as usize..]),
-                e1.count as usize,
-                &mut a,
-            )
-        })
-    });
-    decode_postings(&post[e1.offset as usize..], e1.count as usize, &mut a).unwrap();
-    decode_postings(&post[e2.offset as usize..], e2.count as usize, &mut b2).unwrap();
-    c.bench_function("intersect 45k x 27k", |b| {
-        b.iter(|| set_ops::intersect(black_box(&a), black_box(&b2)))
     });
 }
 

@@ -10,7 +10,7 @@ use super::doc_table::{DocRecord, DocTableView};
 use super::manifest::{FORMAT_VERSION, MIN_FORMAT_VERSION, Manifest};
 use super::*;
 use crate::error::{Error, Result};
-use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, decode_postings, dict_lookup};
+use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup};
 use crate::text_index::TextIndex;
 
 /// A read-only memory map; empty files map to an empty slice.
@@ -173,19 +173,6 @@ impl BundleReader {
         dict_lookup(&self.dict, key)
     }
 
-    /// Decodes a posting list into `out`.
-    pub fn decode(&self, e: &DictEntry, out: &mut Vec<u32>) -> Result<()> {
-        let bytes = self.postings.get(e.offset as usize..).ok_or_else(|| {
-            Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "offset out of range")
-        })?;
-        decode_postings(bytes, e.count as usize, out)
-            .filter(|_| out.last().is_none_or(|&d| (d as usize) < self.doc_count))
-            .ok_or_else(|| {
-                Error::corrupt(self.dir.join(NGRAM_POSTINGS_FILE), "malformed posting list")
-            })
-    }
-
-    /// The text index, absent in bundles built with `--no-text-index`.
     /// Postings bytes from `offset` on (empty when out of range; cursors then report corruption).
     pub(crate) fn postings_from(&self, offset: u64) -> &[u8] {
         self.postings.get(offset as usize..).unwrap_or(&[])

@@ -5,7 +5,6 @@
 //! case-sensitive and case-insensitive queries; verification restores exactness.
 
 pub mod postings;
-pub mod set_ops;
 
 pub use postings::{PostingsWriter, decode_postings};
 

@@ -29,7 +29,9 @@ pub fn encode_postings(docs: &[u32], out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes `count` doc ids from `bytes`; `None` when the bytes run out or overflow.
+/// Decodes a whole list: the reference decoder the tests check the format
+/// with. Searches read lists lazily through cursors (`search::candidates`).
+/// `None` when the bytes run out or overflow.
 pub fn decode_postings(bytes: &[u8], count: usize, out: &mut Vec<u32>) -> Option<()> {
     out.clear();
     out.reserve(count);
