@@ -84,7 +84,7 @@ enum Prepared {
     Skip(Skip),
 }
 
-fn prepare(f: &WalkedFile, repo_name: &str, opts: &IndexOptions) -> Prepared {
+fn prepare(f: &WalkedFile, static_rank: f32, repo_name: &str, opts: &IndexOptions) -> Prepared {
     let skip = |reason, detail: String| {
         Prepared::Skip(Skip {
             repo: repo_name.to_string(),
@@ -124,7 +124,7 @@ fn prepare(f: &WalkedFile, repo_name: &str, opts: &IndexOptions) -> Prepared {
         repo: f.repo,
         path: f.rel_path.clone(),
         lang: lang::detect(&f.rel_path),
-        static_rank: rank::static_rank(&f.rel_path, f.size),
+        static_rank,
         content,
         trigrams,
     })
@@ -182,8 +182,7 @@ pub fn build(
             .then(a.1.repo.cmp(&b.1.repo))
             .then_with(|| a.1.rel_path.cmp(&b.1.rel_path))
     });
-    let files: Vec<WalkedFile> = keyed.into_iter().map(|(_, f)| f).collect();
-    let total_bytes: u64 = files.iter().map(|f| f.size).sum();
+    let total_bytes: u64 = keyed.iter().map(|(_, f)| f.size).sum();
 
     swap::remove_stale_temps(out);
     let tmp = swap::temp_dir_for(out);
@@ -192,7 +191,7 @@ pub fn build(
         path: tmp.clone(),
         source: e,
     })?;
-    let result = build_into(&tmp, repos, files, skips, total_bytes, opts, started);
+    let result = build_into(&tmp, repos, keyed, skips, total_bytes, opts, started);
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -213,7 +212,8 @@ pub fn build(
 fn build_into(
     tmp: &Path,
     repos: &[RepoSpec],
-    files: Vec<WalkedFile>,
+    // Files in doc-id order with their static rank.
+    files: Vec<(f32, WalkedFile)>,
     mut skips: Vec<Skip>,
     total_bytes: u64,
     opts: &IndexOptions,
@@ -252,7 +252,7 @@ fn build_into(
         for batch in files.chunks(BATCH_FILES) {
             let prepared: Vec<Prepared> = batch
                 .par_iter()
-                .map(|f| prepare(f, &names[f.repo as usize], &producer_opts))
+                .map(|(rank, f)| prepare(f, *rank, &names[f.repo as usize], &producer_opts))
                 .collect();
             if tx.send(prepared).is_err() {
                 break;

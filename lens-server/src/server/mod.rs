@@ -38,11 +38,16 @@ pub struct LoadedBundle {
     pub reader: BundleReader,
     pub by_path: HashMap<(String, String), u32>,
     pub loaded_at: String,
+    /// Checksum of the manifest: identifies the bundle (cursors are tied to it).
+    pub id: String,
 }
 
 impl LoadedBundle {
     pub fn open(dir: &Path) -> lens_core::Result<LoadedBundle> {
         let reader = BundleReader::open(dir)?;
+        let id = lens_core::bundle::checksum(
+            &serde_json::to_vec(reader.manifest()).expect("manifest serialises"),
+        );
         let docs = reader.docs();
         let mut by_path = HashMap::with_capacity(reader.doc_count());
         for d in 0..reader.doc_count() as u32 {
@@ -59,6 +64,7 @@ impl LoadedBundle {
             reader,
             by_path,
             loaded_at: now_rfc3339(),
+            id,
         })
     }
 }

@@ -111,27 +111,13 @@ struct Cursor {
     f: String,
 }
 
+/// Identifies a query on one bundle; a cursor is only valid for the same pair.
 fn fingerprint(p: &SearchParams, bundle: &LoadedBundle) -> String {
-    let key = serde_json::json!([
-        p.q,
-        p.lang,
-        p.repo,
-        p.file,
-        p.exhaustive,
-        bundle.reader.manifest().created_at,
-        bundle.reader.manifest().files
-    ]);
-    format!("{:016x}", fnv1a(&key.to_string()))
+    let key = serde_json::json!([p.q, p.lang, p.repo, p.file, p.exhaustive, bundle.id]);
+    lens_core::bundle::checksum(key.to_string().as_bytes())
 }
 
-/// Small stable hash (FNV-1a) for cursor fingerprints.
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn literal_filter(text: &str) -> Pattern {
+fn regex_filter(text: &str) -> Pattern {
     Pattern {
         text: text.to_string(),
         is_regex: true,
@@ -205,10 +191,10 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
         filters.push(Expr::Lang(l.to_ascii_lowercase()));
     }
     if let Some(r) = &p.repo {
-        filters.push(Expr::Repo(literal_filter(r)));
+        filters.push(Expr::Repo(regex_filter(r)));
     }
     if let Some(f) = &p.file {
-        filters.push(Expr::File(literal_filter(f)));
+        filters.push(Expr::File(regex_filter(f)));
     }
     if !filters.is_empty() {
         filters.insert(0, query.expr);
