@@ -86,7 +86,7 @@ fn bench_planning(c: &mut Criterion) {
 
 fn bench_search(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut builder = BundleBuilder::create(dir.path(), Some((1, 50_000_000))).unwrap();
+    let mut builder = BundleBuilder::create(dir.path(), Some((1, 50_000_000)), false).unwrap();
     builder.add_source(Source {
         name: "synthetic".into(),
         path: "/synthetic".into(),
@@ -106,6 +106,7 @@ fn bench_search(c: &mut Criterion) {
                 path,
                 content,
                 trigrams,
+                symbols: Vec::new(),
             })
             .unwrap();
     }

@@ -49,6 +49,9 @@ impl std::fmt::Display for BuildSummary {
             self.elapsed.as_secs_f64(),
             self.mb_per_s()
         )?;
+        if self.manifest.build.symbols {
+            writeln!(f, "{} definitions (tree-sitter)", c.symbols)?;
+        }
         let reasons: Vec<String> = c
             .skipped_by_reason
             .iter()
@@ -120,10 +123,17 @@ fn prepare(f: &WalkedFile, static_rank: f32, repo_name: &str, opts: &IndexOption
         }
         ngram::distinct_trigrams(&content, seen, *stamp, &mut trigrams);
     });
+    let language = lang::detect(&f.rel_path);
+    let symbols = if opts.symbols {
+        crate::symbols::extract(language, &content)
+    } else {
+        Vec::new()
+    };
     Prepared::Doc(PreparedDoc {
         repo: f.repo,
         path: f.rel_path.clone(),
-        lang: lang::detect(&f.rel_path),
+        lang: language,
+        symbols,
         static_rank,
         content,
         trigrams,
@@ -233,7 +243,13 @@ fn build_into(
     let mut builder = BundleBuilder::create(
         tmp,
         opts.text_index.then_some((threads, opts.text_heap_bytes)),
+        opts.symbols,
     )?;
+    let tags_compile = if opts.symbols {
+        crate::symbols::compile_time()
+    } else {
+        Duration::ZERO
+    };
     for r in repos {
         let path = std::fs::canonicalize(&r.root).unwrap_or_else(|_| r.root.clone());
         builder.add_source(Source {
@@ -290,6 +306,8 @@ fn build_into(
             include_hidden: opts.hidden,
             max_file_size: opts.max_file_size,
             text_index: opts.text_index,
+            symbols: opts.symbols,
+            tags_query_compile_us: tags_compile.as_micros() as u64,
         },
     })?;
     bar.finish_and_clear();

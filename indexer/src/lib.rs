@@ -8,6 +8,7 @@
 
 mod build;
 mod swap;
+pub mod symbols;
 pub mod walk;
 
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ pub struct IndexOptions {
     pub text_heap_bytes: usize,
     /// Build the tantivy text index (BM25); without it the bundle serves exact search only.
     pub text_index: bool,
+    /// Extract definitions with tree-sitter into a symbol table (Stage-B).
+    pub symbols: bool,
 }
 
 impl Default for IndexOptions {
@@ -44,6 +47,7 @@ impl Default for IndexOptions {
             progress: false,
             text_heap_bytes: 2 << 30,
             text_index: true,
+            symbols: true,
         }
     }
 }

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod bundle;
+pub mod engine;
 pub mod error;
 pub mod glob;
 pub mod lang;
@@ -27,10 +28,12 @@ pub mod plan;
 pub mod query;
 pub mod rank;
 pub mod search;
+pub mod symbols;
 pub mod text_index;
 pub mod tokenize;
 
 pub use bundle::{BundleBuilder, BundleReader};
+pub use engine::{Outcome, Planned, execute};
 pub use error::{Error, Result};
 pub use limits::{Deadline, Limits};
 pub use plan::{CandidatePolicy, GrepRequest, Plan};

@@ -73,6 +73,18 @@ pub struct Plan {
     pub limits: Limits,
     /// Query text for BM25 when the query has several content terms.
     pub bm25_text: Option<String>,
+    /// The identifier searched for, when the query is one (Stage-B looks up
+    /// its definitions): the name and whether case is ignored.
+    pub identifier: Option<(String, bool)>,
+}
+
+/// `text` when it is one identifier (letters, digits, `_`, not starting with a digit).
+fn identifier(text: &str) -> Option<&str> {
+    let mut b = text.bytes();
+    let first = b.next()?;
+    ((first.is_ascii_alphabetic() || first == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_'))
+    .then_some(text)
 }
 
 impl Plan {
@@ -84,6 +96,7 @@ impl Plan {
             matchers: Vec::new(),
             reported: Vec::new(),
             terms: Vec::new(),
+            idents: Vec::new(),
         };
         let root = b.bind(&query.expr, false)?;
         let ngrams = ngram_query(&root, &b.matchers).simplify();
@@ -97,6 +110,10 @@ impl Plan {
             ngrams,
             limits,
             bm25_text,
+            identifier: match b.idents.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            },
         })
     }
 
@@ -135,6 +152,10 @@ impl Plan {
             ngrams,
             limits,
             bm25_text: None,
+            identifier: match req.patterns.as_slice() {
+                [p] => identifier(p).map(|n| (n.to_string(), req.case_insensitive)),
+                _ => None,
+            },
         })
     }
 }
@@ -145,6 +166,8 @@ struct Binder {
     matchers: Vec<Matcher>,
     reported: Vec<bool>,
     terms: Vec<String>,
+    /// Positive terms that are identifiers, with their case mode.
+    idents: Vec<(String, bool)>,
 }
 
 fn case_insensitive(mode: CaseMode, p: &Pattern) -> bool {
@@ -217,12 +240,27 @@ impl Binder {
                 self.reported.push(!negated);
                 if !negated {
                     self.terms.push(p.text.clone());
+                    if let Some(id) = identifier(&p.text) {
+                        self.idents.push((id.to_string(), opts.case_insensitive));
+                    }
                 }
                 Node::Content(self.matchers.len() - 1)
             }
             Expr::File(p) => Node::Path(Box::new(self.side_regex(p)?)),
             Expr::Repo(p) => Node::Repo(Box::new(self.side_regex(p)?)),
             Expr::Lang(l) => Node::Lang(l.clone()),
+            Expr::Sym(Pattern { position, .. }) => {
+                return Err(Error::InvalidQuery {
+                    position: *position,
+                    reason: "sym: makes a symbol query; plan it with SymbolPlan".into(),
+                });
+            }
+            Expr::Kind(_) => {
+                return Err(Error::InvalidQuery {
+                    position: 0,
+                    reason: "kind: makes a symbol query; plan it with SymbolPlan".into(),
+                });
+            }
         })
     }
 

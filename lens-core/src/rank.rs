@@ -64,6 +64,8 @@ pub mod weights {
     pub const FILE_NAME: f32 = 15.0;
     pub const MATCH_COUNT: f32 = 2.0;
     pub const BM25: f32 = 20.0;
+    /// A match on a definition's name (Stage-B): above any use of it.
+    pub const DEFINITION: f32 = 40.0;
 }
 
 /// How well a match sits on word boundaries: 2 whole word, 1 one edge, 0 inside a word.

@@ -166,7 +166,7 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
-    let mut b = BundleBuilder::create(dir, Some((1, 15_000_000))).unwrap();
+    let mut b = BundleBuilder::create(dir, Some((1, 15_000_000)), false).unwrap();
     b.add_source(Source {
         name: "r".into(),
         path: "/r".into(),
@@ -189,6 +189,7 @@ fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
             static_rank: rank::static_rank(path, content.len() as u64),
             content: content.clone(),
             trigrams,
+            symbols: Vec::new(),
         })
         .unwrap();
     }

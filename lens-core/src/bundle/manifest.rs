@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Bundle format written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Oldest bundle format this build reads.
 pub const MIN_FORMAT_VERSION: u32 = 1;
 /// Search API version served over this bundle.
@@ -48,6 +48,9 @@ pub struct Counts {
     pub skipped_by_reason: BTreeMap<String, u64>,
     pub trigrams: u64,
     pub postings: u64,
+    /// Definitions in the symbol table.
+    #[serde(default)]
+    pub symbols: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -96,6 +99,12 @@ pub struct BuildSettings {
     /// Whether the bundle has a tantivy text index (BM25).
     #[serde(default = "default_true")]
     pub text_index: bool,
+    /// Whether the bundle has a symbol table (Stage-B).
+    #[serde(default)]
+    pub symbols: bool,
+    /// Time to compile the tree-sitter tags queries, in microseconds.
+    #[serde(default)]
+    pub tags_query_compile_us: u64,
 }
 
 fn default_true() -> bool {

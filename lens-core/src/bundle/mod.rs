@@ -8,6 +8,7 @@
 //! | `docs.bin` | the doc table ([`doc_table`]) |
 //! | `ngram.dict`, `ngram.post` | trigram dictionary and postings ([`crate::ngram`]) |
 //! | `text/` | the tantivy index ([`crate::text_index`]) |
+//! | `sym.*` | the symbol table ([`crate::symbols::table`]) |
 
 pub mod doc_table;
 pub mod manifest;
@@ -16,7 +17,7 @@ mod writer;
 
 pub use doc_table::{DocRecord, DocTableView};
 pub use manifest::{Manifest, Skip, SkipReason, Source};
-pub use reader::BundleReader;
+pub use reader::{BundleReader, Mapped};
 pub use writer::{BundleBuilder, BundleMeta, PreparedDoc, sync_dir};
 
 pub const MANIFEST_FILE: &str = "manifest.json";

@@ -11,13 +11,18 @@ use super::manifest::{FORMAT_VERSION, MIN_FORMAT_VERSION, Manifest};
 use super::*;
 use crate::error::{Error, Result};
 use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup};
+use crate::symbols::table as symtab;
+use crate::symbols::{SymbolCache, SymbolTable};
 use crate::text_index::TextIndex;
 
+/// Files whose decoded symbols the LRU keeps.
+pub const SYMBOL_CACHE_FILES: usize = 4096;
+
 /// A read-only memory map; empty files map to an empty slice.
-pub(crate) struct Mapped(Option<Mmap>);
+pub struct Mapped(Option<Mmap>);
 
 impl Mapped {
-    pub(crate) fn open(path: &Path) -> Result<Mapped> {
+    pub fn open(path: &Path) -> Result<Mapped> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {
@@ -46,6 +51,8 @@ pub struct BundleReader {
     dict: Mapped,
     postings: Mapped,
     text: Option<TextIndex>,
+    symbols: Option<SymbolTable<Mapped>>,
+    symbol_cache: SymbolCache,
     doc_count: usize,
 }
 
@@ -111,6 +118,20 @@ impl BundleReader {
         } else {
             None
         };
+        let symbols = if manifest.build.symbols {
+            let m = |f: &str| Mapped::open(&dir.join(f));
+            Some(SymbolTable::new(
+                m(symtab::RECORDS_FILE)?,
+                m(symtab::DOCS_FILE)?,
+                m(symtab::NAMES_FILE)?,
+                m(symtab::BYNAME_FILE)?,
+                m(symtab::STRINGS_FILE)?,
+                doc_count,
+                dir,
+            )?)
+        } else {
+            None
+        };
         Ok(BundleReader {
             dir: dir.to_path_buf(),
             manifest,
@@ -119,6 +140,8 @@ impl BundleReader {
             dict,
             postings,
             text,
+            symbols,
+            symbol_cache: SymbolCache::new(SYMBOL_CACHE_FILES),
             doc_count,
         })
     }
@@ -184,6 +207,25 @@ impl BundleReader {
 
     pub fn text(&self) -> Option<&TextIndex> {
         self.text.as_ref()
+    }
+
+    /// The symbol table, when the bundle was built with symbols.
+    pub fn symbols(&self) -> Option<&SymbolTable<Mapped>> {
+        self.symbols.as_ref()
+    }
+
+    /// The per-file symbol cache of this bundle.
+    pub fn symbol_cache(&self) -> &SymbolCache {
+        &self.symbol_cache
+    }
+
+    /// A file's decoded symbols, through the LRU cache; `None` without a table.
+    pub fn file_symbols(&self, doc: u32) -> Option<std::sync::Arc<crate::symbols::FileSymbols>> {
+        let table = self.symbols.as_ref()?;
+        let rec = self.docs().get(doc);
+        Some(self.symbol_cache.get_or_decode(doc, || {
+            crate::symbols::FileSymbols::decode(table, doc, self.content(&rec))
+        }))
     }
 }
 

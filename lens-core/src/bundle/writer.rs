@@ -14,6 +14,7 @@ use super::manifest::{
 use super::*;
 use crate::error::{Error, Result};
 use crate::ngram::PostingsWriter;
+use crate::symbols::SymbolTableWriter;
 use crate::text_index::TextIndexWriter;
 
 /// A document read and analysed, ready to append.
@@ -26,6 +27,8 @@ pub struct PreparedDoc {
     pub content: Vec<u8>,
     /// Sorted distinct trigram keys of `content`.
     pub trigrams: Vec<u32>,
+    /// Definitions by start (empty without symbols).
+    pub symbols: Vec<crate::symbols::SymbolDef>,
 }
 
 /// What the caller knows about the build that the builder does not.
@@ -44,6 +47,7 @@ pub struct BundleBuilder {
     paths: Vec<u8>,
     postings: PostingsWriter,
     text: Option<TextIndexWriter>,
+    symbols: Option<SymbolTableWriter>,
     sources: Vec<Source>,
     languages: Vec<String>,
 }
@@ -60,8 +64,9 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl BundleBuilder {
     /// Starts a bundle in `dir`, which must exist and be empty. `text` gives
-    /// tantivy's (threads, heap bytes); `None` builds no text index.
-    pub fn create(dir: &Path, text: Option<(usize, usize)>) -> Result<Self> {
+    /// tantivy's (threads, heap bytes); `None` builds no text index. `symbols`
+    /// adds a symbol table from each doc's definitions.
+    pub fn create(dir: &Path, text: Option<(usize, usize)>, symbols: bool) -> Result<Self> {
         let content_path = dir.join(CONTENT_FILE);
         let content = BufWriter::with_capacity(1 << 20, create_file(&content_path)?);
         let text = match text {
@@ -80,6 +85,7 @@ impl BundleBuilder {
             paths: Vec::new(),
             postings: PostingsWriter::new(),
             text,
+            symbols: symbols.then(SymbolTableWriter::new),
             sources: Vec::new(),
             languages: Vec::new(),
         })
@@ -124,6 +130,9 @@ impl BundleBuilder {
         if let Some(text) = &mut self.text {
             text.add(id, &doc.path, &String::from_utf8_lossy(&doc.content))?;
         }
+        if let Some(symbols) = &mut self.symbols {
+            symbols.add_doc(id, &doc.content, &doc.symbols);
+        }
         Ok(id)
     }
 
@@ -151,6 +160,7 @@ impl BundleBuilder {
             paths,
             postings,
             text,
+            symbols,
             sources,
             languages,
         } = self;
@@ -166,6 +176,11 @@ impl BundleBuilder {
         write_synced(&dir.join(NGRAM_DICT_FILE), &dict)?;
         write_synced(&dir.join(NGRAM_POSTINGS_FILE), &post)?;
         write_synced(&dir.join(DOCS_FILE), &doc_table::encode(&records, &paths))?;
+        let has_symbols = symbols.is_some();
+        let symbol_count = symbols.as_ref().map_or(0, |s| s.len() as u64);
+        if let Some(symbols) = symbols {
+            symbols.finish(records.len(), &|p, b| write_synced(p, b), &dir)?;
+        }
         let has_text = text.is_some();
         if let Some(text) = text {
             text.finish()?;
@@ -198,11 +213,13 @@ impl BundleBuilder {
                 skipped_by_reason,
                 trigrams: (dict.len() / crate::ngram::postings::DICT_ENTRY_BYTES) as u64,
                 postings: total_postings,
+                symbols: symbol_count,
             },
             skipped: meta.skipped,
             files,
             build: BuildSettings {
                 text_index: has_text,
+                symbols: has_symbols,
                 ..meta.build
             },
         };

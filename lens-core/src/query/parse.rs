@@ -6,9 +6,11 @@
 //! andexpr := unary+
 //! unary   := "-" atom | atom
 //! atom    := "(" orexpr ")" | field ":" value | "\"literal\"" | "/regex/" | term
-//! field   := case | file | path | f | lang | repo | r | content | regex
+//! field   := case | file | path | f | lang | repo | r | content | regex | sym | kind | type
 //! ```
 //! Bare terms and quoted strings are literal substrings; `/.../` is a regex.
+//! `sym:`, `kind:` or `type:symbol` make it a symbol query: results are
+//! definitions, and bare terms match their names.
 
 use crate::error::{Error, Result};
 use crate::limits::MAX_QUERY_BYTES;
@@ -46,6 +48,10 @@ pub enum Expr {
     Lang(String),
     /// Regex (or literal) over the repository name.
     Repo(Pattern),
+    /// A definition's name: exact (optionally `Scope::name`) or `/regex/`.
+    Sym(Pattern),
+    /// A definition's kind.
+    Kind(crate::symbols::SymbolKind),
 }
 
 /// A parsed query: the expression and the global case mode.
@@ -53,6 +59,8 @@ pub enum Expr {
 pub struct Query {
     pub expr: Expr,
     pub case: CaseMode,
+    /// `type:symbol` was given: results are definitions.
+    pub symbols: bool,
 }
 
 /// Parses the query language.
@@ -68,6 +76,7 @@ pub fn parse(input: &str) -> Result<Query> {
         pos: 0,
         depth: 0,
         case: CaseMode::Auto,
+        symbols: false,
     };
     let expr = p.parse_or()?;
     p.skip_ws();
@@ -78,18 +87,22 @@ pub fn parse(input: &str) -> Result<Query> {
         position: 0,
         reason: "empty query".into(),
     })?;
-    if !has_positive_content(&expr) && !has_any_filter(&expr) {
+    if !has_positive_content(&expr) && !has_any_filter(&expr) && !p.symbols {
         return Err(Error::InvalidQuery {
             position: 0,
             reason: "query has nothing to match".into(),
         });
     }
-    Ok(Query { expr, case: p.case })
+    Ok(Query {
+        expr,
+        case: p.case,
+        symbols: p.symbols,
+    })
 }
 
 fn has_positive_content(e: &Expr) -> bool {
     match e {
-        Expr::Content(_) => true,
+        Expr::Content(_) | Expr::Sym(_) | Expr::Kind(_) => true,
         Expr::And(v) | Expr::Or(v) => v.iter().any(has_positive_content),
         _ => false,
     }
@@ -100,7 +113,7 @@ fn has_any_filter(e: &Expr) -> bool {
         Expr::File(_) | Expr::Lang(_) | Expr::Repo(_) => true,
         Expr::And(v) | Expr::Or(v) => v.iter().any(has_any_filter),
         Expr::Not(inner) => has_any_filter(inner),
-        Expr::Content(_) => false,
+        Expr::Content(_) | Expr::Sym(_) | Expr::Kind(_) => false,
     }
 }
 
@@ -109,6 +122,7 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     case: CaseMode,
+    symbols: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -229,7 +243,10 @@ impl<'a> Parser<'a> {
 
     /// Recognises `name:` at the cursor; returns the field and the prefix length.
     fn field_prefix(&self) -> Option<(&'static str, usize)> {
-        const FIELDS: [(&str, &str); 10] = [
+        const FIELDS: [(&str, &str); 13] = [
+            ("sym", "sym"),
+            ("kind", "kind"),
+            ("type", "type"),
             ("case", "case"),
             ("file", "file"),
             ("path", "file"),
@@ -283,6 +300,37 @@ impl<'a> Parser<'a> {
                 ..value
             }),
             "lang" => Expr::Lang(value.text.to_ascii_lowercase()),
+            "sym" => Expr::Sym(value),
+            "kind" => match crate::symbols::SymbolKind::parse(&value.text) {
+                Some(k) => Expr::Kind(k),
+                None => {
+                    let all: Vec<&str> = crate::symbols::SymbolKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect();
+                    return Err(Error::InvalidQuery {
+                        position: value_pos,
+                        reason: format!(
+                            "kind: takes one of {}, not {:?}",
+                            all.join(", "),
+                            value.text
+                        ),
+                    });
+                }
+            },
+            "type" => {
+                match value.text.as_str() {
+                    "symbol" => self.symbols = true,
+                    "match" => {}
+                    other => {
+                        return Err(Error::InvalidQuery {
+                            position: value_pos,
+                            reason: format!("type: takes symbol or match, not {other:?}"),
+                        });
+                    }
+                }
+                return Ok(None);
+            }
             "regex" => Expr::Content(Pattern {
                 is_regex: true,
                 ..value

@@ -36,8 +36,25 @@ pub struct Hit {
     /// The matched line (lossy UTF-8), windowed around the match when long.
     pub snippet: String,
     pub score: f32,
+    /// The innermost definition around the match (Stage-B).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<EnclosingSymbol>,
+    /// The match is the name of a definition.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub definition: bool,
     #[serde(skip)]
     pub doc: u32,
+}
+
+/// A definition enclosing a hit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EnclosingSymbol {
+    pub name: Arc<str>,
+    pub kind: crate::symbols::SymbolKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Arc<str>>,
+    /// 1-based line of its name.
+    pub line: u32,
 }
 
 /// Why results stopped short of "every match".
@@ -74,6 +91,9 @@ pub struct SearchStats {
     pub truncation: Option<Truncation>,
     pub timed_out: bool,
     pub elapsed_ms: f64,
+    /// Time spent on symbol lookups (definition-first candidates, definition
+    /// boost, enclosing symbols); part of `elapsed_ms`.
+    pub stage_b_ms: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -105,10 +125,18 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     let mut match_count = 0usize;
     let mut considered = 0usize;
     let mut chunk: Vec<u32> = Vec::with_capacity(batch);
+    // Stage-B: files defining the searched identifier are verified first, so
+    // early termination cannot drop the definition.
+    let t_b = Instant::now();
+    let mut first = definition_docs(bundle, plan);
+    let mut stage_b = t_b.elapsed();
+    let seen: std::collections::HashSet<u32> = first.iter().copied().collect();
     loop {
         chunk.clear();
+        chunk.append(&mut first);
         while chunk.len() < batch {
             match cands.next_doc()? {
+                Some(d) if seen.contains(&d) => continue,
                 Some(d) => chunk.push(d),
                 None => break,
             }
@@ -160,20 +188,28 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
         _ => HashMap::new(),
     };
     let docs_table = bundle.docs();
-    let mut scored: Vec<(f32, DocMatch)> = matched
+    let t_b = Instant::now();
+    let mut scored: Vec<(f32, DocMatch, Vec<SpanSymbol>)> = matched
         .into_iter()
         .map(|m| {
             let rec = docs_table.get(m.doc);
+            let syms = span_symbols(bundle, &m);
+            let defines = syms.iter().any(|s| s.definition);
             let s = rank::file_score(
                 rec.static_rank,
                 m.best_word,
                 m.file_name_match,
                 m.spans.len(),
                 bm25.get(&m.doc).copied().unwrap_or(0.0),
-            );
-            (s, m)
+            ) + if defines {
+                rank::weights::DEFINITION
+            } else {
+                0.0
+            };
+            (s, m, syms)
         })
         .collect();
+    stage_b += t_b.elapsed();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
 
     let cap = if limits.exhaustive {
@@ -182,7 +218,7 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
         limits.max_results
     };
     let mut hits = Vec::new();
-    'outer: for (score, m) in &scored {
+    'outer: for (score, m, syms) in &scored {
         let rec = docs_table.get(m.doc);
         let content = bundle.content(&rec);
         let path: Arc<str> = Arc::from(bundle.path(&rec).as_ref());
@@ -204,11 +240,18 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
                 abs_end: 0,
                 snippet: String::new(),
                 score: *score,
+                symbol: None,
+                definition: false,
                 doc: m.doc,
             });
             continue;
         }
-        for s in &m.spans {
+        // Definition names first within a file, then by position.
+        let mut order: Vec<usize> = (0..m.spans.len()).collect();
+        order.sort_by_key(|&i| !syms.get(i).is_some_and(|s| s.definition));
+        for i in order {
+            let s = &m.spans[i];
+            let sym = syms.get(i);
             if hits.len() >= cap {
                 stats.truncation.get_or_insert(if limits.exhaustive {
                     Truncation::MatchCap
@@ -228,14 +271,75 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
                 abs_end: s.end as u64,
                 snippet: snippet(content, s.line_start, s.start, s.end),
                 score: *score,
+                symbol: sym.and_then(|x| x.enclosing.clone()),
+                definition: sym.is_some_and(|x| x.definition),
                 doc: m.doc,
             });
         }
     }
     stats.results = hits.len();
+    stats.stage_b_ms = stage_b.as_secs_f64() * 1000.0;
     stats.truncated = stats.truncation.is_some();
     stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok(SearchResult { hits, stats })
+}
+
+/// Most files whose definitions are verified ahead of the candidate order.
+const MAX_DEFINITION_DOCS: usize = 64;
+
+/// Docs that define the plan's identifier (when it searches for exactly one).
+fn definition_docs(bundle: &BundleReader, plan: &Plan) -> Vec<u32> {
+    let (Some(table), Some((name, ci))) = (bundle.symbols(), plan.identifier.as_ref()) else {
+        return Vec::new();
+    };
+    let mut docs: Vec<u32> = table
+        .lookup(name.as_bytes(), *ci)
+        .iter()
+        .flat_map(|e| {
+            table
+                .ids(e)
+                .map(|id| table.record(id).doc)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    docs.truncate(MAX_DEFINITION_DOCS);
+    docs
+}
+
+/// Stage-B facts of one span.
+struct SpanSymbol {
+    enclosing: Option<EnclosingSymbol>,
+    definition: bool,
+}
+
+fn span_symbols(bundle: &BundleReader, m: &DocMatch) -> Vec<SpanSymbol> {
+    let Some(file) = (if m.spans.is_empty() {
+        None
+    } else {
+        bundle.file_symbols(m.doc)
+    }) else {
+        return Vec::new();
+    };
+    if file.defs.is_empty() {
+        return Vec::new();
+    }
+    m.spans
+        .iter()
+        .map(|s| {
+            let (a, b) = (s.start as u32, s.end as u32);
+            SpanSymbol {
+                enclosing: file.enclosing(a, b).map(|d| EnclosingSymbol {
+                    name: d.name.clone(),
+                    kind: d.kind,
+                    scope: d.scope.clone(),
+                    line: d.line,
+                }),
+                definition: file.definition_named_at(a, b).is_some(),
+            }
+        })
+        .collect()
 }
 
 fn bm25_scores(bundle: &BundleReader, text: &str, k: usize) -> Result<HashMap<u32, f32>> {

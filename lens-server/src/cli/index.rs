@@ -31,6 +31,9 @@ pub struct IndexArgs {
     /// Skip the tantivy text index: a faster build that serves exact search without BM25.
     #[arg(long)]
     pub no_text_index: bool,
+    /// Skip tree-sitter symbol extraction (Stage-B).
+    #[arg(long)]
+    pub no_symbols: bool,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -47,6 +50,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
         max_file_size: a.max_file_size,
         bundle_version: a.bundle_version,
         text_index: !a.no_text_index,
+        symbols: !a.no_symbols,
         progress: !a.quiet && std::io::stderr().is_terminal(),
         ..IndexOptions::default()
     };
@@ -60,6 +64,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
             "bytes": c.bytes,
             "skipped": c.skipped,
             "skipped_by_reason": c.skipped_by_reason,
+            "symbols": c.symbols,
             "elapsed_s": summary.elapsed.as_secs_f64(),
             "lexical_elapsed_s": summary.lexical_elapsed.as_secs_f64(),
             "mb_per_s": summary.mb_per_s(),

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use lens_core::{BundleReader, Deadline, GrepRequest, Limits, Plan, SearchResult};
+use lens_core::symbols::query::SymbolResult;
+use lens_core::{
+    BundleReader, Deadline, GrepRequest, Limits, Outcome, Plan, Planned, SearchResult,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Args)]
@@ -100,9 +103,9 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
             if a.fixed_strings || a.ignore_case || a.word_regexp || !a.globs.is_empty() {
                 bail!("-F, -i, -w and -g go with -e; in a QUERY use \"...\", case:no and file:");
             }
-            Plan::from_query(&lens_core::parse(q)?, lim)?
+            Planned::from_query(&lens_core::parse(q)?, lim)?
         }
-        (None, false) => Plan::from_grep(
+        (None, false) => Planned::Text(Box::new(Plan::from_grep(
             &GrepRequest {
                 patterns: a.patterns.clone(),
                 fixed_string: a.fixed_strings,
@@ -111,24 +114,24 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
                 globs: a.globs.clone(),
             },
             lim,
-        )?,
+        )?)),
     };
     let bundle = open(&a.bundle)?;
     let deadline = Deadline::after(Duration::from_millis(a.timeout_ms));
-    let result = lens_core::search(&bundle, &plan, &deadline)?;
+    let outcome = lens_core::execute(&bundle, &plan, &deadline)?;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     if a.json {
-        serde_json::to_writer(
-            &mut out,
-            &serde_json::json!({"results": result.hits, "stats": result.stats}),
-        )?;
+        serde_json::to_writer(&mut out, &outcome.to_json())?;
         writeln!(out)?;
     } else {
-        print_human(&mut out, &result)?;
+        match &outcome {
+            Outcome::Text(r) => print_human(&mut out, r)?,
+            Outcome::Symbols(r) => print_symbols(&mut out, r)?,
+        }
     }
     out.flush()?;
-    Ok(if result.hits.is_empty() {
+    Ok(if outcome.is_empty() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -173,6 +176,38 @@ fn print_human(out: &mut impl Write, r: &SearchResult) -> std::io::Result<()> {
     Ok(())
 }
 
+fn print_symbols(out: &mut impl Write, r: &SymbolResult) -> std::io::Result<()> {
+    for h in &r.hits {
+        let scope = h
+            .scope
+            .as_deref()
+            .map(|s| format!(" in {s}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}/{}:{}:{}: {} {}{}",
+            h.repo,
+            h.path,
+            h.line,
+            h.start + 1,
+            h.kind,
+            h.name,
+            scope
+        )?;
+    }
+    let s = &r.stats;
+    eprintln!(
+        "{} definitions ({} matched of {} examined){}{} in {:.2} ms",
+        s.results,
+        s.matched,
+        s.candidates,
+        if s.truncated { ", truncated" } else { "" },
+        if s.timed_out { ", timed out" } else { "" },
+        s.elapsed_ms
+    );
+    Ok(())
+}
+
 fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::Result<ExitCode> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let out = std::io::stdout();
@@ -208,7 +243,7 @@ fn batch_one(bundle: &BundleReader, req: BatchLine, a: &SearchArgs) -> serde_jso
         req.exhaustive.unwrap_or(a.exhaustive),
     );
     let plan = match (&req.query, &req.pattern) {
-        (Some(q), None) => lens_core::parse(q).and_then(|q| Plan::from_query(&q, lim)),
+        (Some(q), None) => lens_core::parse(q).and_then(|q| Planned::from_query(&q, lim)),
         (None, Some(p)) => Plan::from_grep(
             &GrepRequest {
                 patterns: vec![p.clone()],
@@ -218,22 +253,26 @@ fn batch_one(bundle: &BundleReader, req: BatchLine, a: &SearchArgs) -> serde_jso
                 globs: req.flags.globs.clone(),
             },
             lim,
-        ),
+        )
+        .map(|p| Planned::Text(Box::new(p))),
         _ => {
             return serde_json::json!({"id": req.id, "error": {"code": "invalid_batch_line", "message": "give exactly one of query or pattern"}});
         }
     };
     let result = plan.and_then(|p| {
-        lens_core::search(
+        lens_core::execute(
             bundle,
             &p,
             &Deadline::after(Duration::from_millis(a.timeout_ms)),
         )
     });
     match result {
-        Ok(mut r) => {
-            r.stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-            serde_json::json!({"id": req.id, "results": r.hits, "stats": r.stats})
+        Ok(outcome) => {
+            let mut doc = outcome.to_json();
+            doc["id"] = req.id;
+            doc["stats"]["elapsed_ms"] =
+                serde_json::json!(started.elapsed().as_secs_f64() * 1000.0);
+            doc
         }
         Err(e) => {
             serde_json::json!({"id": req.id, "error": {"code": e.code(), "message": e.to_string()}})

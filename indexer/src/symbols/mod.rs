@@ -1,0 +1,301 @@
+//! Definitions from tree-sitter at index time (Stage-B). Tags queries are
+//! compiled once per process ([`compile_time`] reports how long that took).
+
+mod queries;
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use lens_core::symbols::{SymbolDef, SymbolKind};
+use tree_sitter::{Language, Parser, Query, QueryCursor, StreamingIterator};
+
+/// Parsing a file stops after this long (pathological inputs); it then has no symbols.
+const PARSE_BUDGET: Duration = Duration::from_secs(2);
+/// Files larger than this are not parsed (the symbol table stores u32 offsets).
+const MAX_PARSE_BYTES: usize = 16 << 20;
+
+struct LangSpec {
+    name: &'static str,
+    language: Language,
+    query: Query,
+    /// Kind named by each capture (`@def.KIND`), by capture index.
+    capture_kind: Vec<Option<SymbolKind>>,
+    name_capture: u32,
+    scope_capture: Option<u32>,
+    scope_name_capture: Option<u32>,
+    receiver_capture: Option<u32>,
+    /// Scope separator in this language.
+    separator: &'static str,
+}
+
+struct Registry {
+    specs: Vec<LangSpec>,
+    compile_time: Duration,
+}
+
+fn registry() -> &'static Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
+    REG.get_or_init(|| {
+        let started = Instant::now();
+        let langs: Vec<(&'static str, Language, String, &'static str)> = vec![
+            (
+                "rust",
+                tree_sitter_rust::LANGUAGE.into(),
+                queries::RUST.to_string(),
+                "::",
+            ),
+            (
+                "python",
+                tree_sitter_python::LANGUAGE.into(),
+                queries::PYTHON.to_string(),
+                ".",
+            ),
+            (
+                "javascript",
+                tree_sitter_javascript::LANGUAGE.into(),
+                queries::javascript(),
+                ".",
+            ),
+            (
+                "typescript",
+                tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+                queries::typescript(),
+                ".",
+            ),
+            (
+                "tsx",
+                tree_sitter_typescript::LANGUAGE_TSX.into(),
+                queries::typescript(),
+                ".",
+            ),
+            (
+                "go",
+                tree_sitter_go::LANGUAGE.into(),
+                queries::GO.to_string(),
+                ".",
+            ),
+            (
+                "java",
+                tree_sitter_java::LANGUAGE.into(),
+                queries::JAVA.to_string(),
+                ".",
+            ),
+            ("c", tree_sitter_c::LANGUAGE.into(), queries::c(), "::"),
+            (
+                "cpp",
+                tree_sitter_cpp::LANGUAGE.into(),
+                queries::cpp(),
+                "::",
+            ),
+        ];
+        let specs = langs
+            .into_iter()
+            .map(|(name, language, src, separator)| {
+                let query = Query::new(&language, &src)
+                    .unwrap_or_else(|e| panic!("tags query for {name} does not compile: {e}"));
+                let capture_kind = query
+                    .capture_names()
+                    .iter()
+                    .map(|c| c.strip_prefix("def.").and_then(SymbolKind::parse))
+                    .collect();
+                LangSpec {
+                    name,
+                    name_capture: query.capture_index_for_name("name").expect("@name"),
+                    scope_capture: query.capture_index_for_name("scope"),
+                    scope_name_capture: query.capture_index_for_name("scope.name"),
+                    receiver_capture: query.capture_index_for_name("receiver"),
+                    capture_kind,
+                    language,
+                    query,
+                    separator,
+                }
+            })
+            .collect();
+        Registry {
+            specs,
+            compile_time: started.elapsed(),
+        }
+    })
+}
+
+/// Compiles the tags queries (once) and returns how long that took.
+pub fn compile_time() -> Duration {
+    registry().compile_time
+}
+
+/// Languages with a tags query.
+pub fn languages() -> Vec<&'static str> {
+    registry().specs.iter().map(|s| s.name).collect()
+}
+
+thread_local! {
+    static PARSER: RefCell<Parser> = RefCell::new(Parser::new());
+    static CURSOR: RefCell<QueryCursor> = RefCell::new(QueryCursor::new());
+}
+
+/// One capture set before nesting is resolved.
+struct Raw {
+    kind: Option<SymbolKind>,
+    pattern: usize,
+    name: (usize, usize),
+    def: (usize, usize),
+    line: u32,
+    receiver: Option<String>,
+}
+
+/// Definitions of `content` in `lang`, by definition start; empty for
+/// languages without a tags query and for files that do not parse in time.
+pub fn extract(lang: Option<&str>, content: &[u8]) -> Vec<SymbolDef> {
+    let Some(spec) = lang.and_then(|l| registry().specs.iter().find(|s| s.name == l)) else {
+        return Vec::new();
+    };
+    if content.len() > MAX_PARSE_BYTES {
+        return Vec::new();
+    }
+    let Some(tree) = PARSER.with_borrow_mut(|parser| {
+        parser.set_language(&spec.language).ok()?;
+        let started = Instant::now();
+        let mut over_budget = |_: &tree_sitter::ParseState| {
+            if started.elapsed() > PARSE_BUDGET {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let options = tree_sitter::ParseOptions::new().progress_callback(&mut over_budget);
+        let len = content.len();
+        parser.parse_with_options(
+            &mut |i, _| if i < len { &content[i..] } else { &[][..] },
+            None,
+            Some(options),
+        )
+    }) else {
+        return Vec::new();
+    };
+    let raws = CURSOR.with_borrow_mut(|cursor| collect(spec, cursor, &tree, content));
+    nest(spec, raws, content)
+}
+
+fn collect(
+    spec: &LangSpec,
+    cursor: &mut QueryCursor,
+    tree: &tree_sitter::Tree,
+    content: &[u8],
+) -> Vec<Raw> {
+    let mut out = Vec::new();
+    let mut matches = cursor.matches(&spec.query, tree.root_node(), content);
+    while let Some(m) = matches.next() {
+        let mut kind = None;
+        let mut name = None;
+        let mut def = None;
+        let mut receiver = None;
+        for c in m.captures() {
+            let r = c.node.byte_range();
+            if c.index == spec.name_capture || Some(c.index) == spec.scope_name_capture {
+                name = Some((r.clone(), c.node.start_position().row));
+            }
+            if Some(c.index) == spec.receiver_capture {
+                receiver = Some(scope_text(&content[r.clone()]));
+            }
+            let def_kind = spec.capture_kind[c.index as usize];
+            if def_kind.is_some() {
+                kind = def_kind;
+            }
+            if def_kind.is_some() || Some(c.index) == spec.scope_capture {
+                def = Some(r);
+            }
+        }
+        if let (Some((n, row)), Some(d)) = (name, def) {
+            out.push(Raw {
+                kind,
+                pattern: m.pattern_index,
+                name: (n.start, n.end),
+                def: (d.start, d.end),
+                line: row as u32 + 1,
+                receiver,
+            });
+        }
+    }
+    out
+}
+
+/// A container's name as a scope segment: generic arguments and whitespace dropped.
+fn scope_text(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let s = s.split('<').next().unwrap_or("");
+    s.split_whitespace().collect::<Vec<_>>().join("")
+}
+
+/// Dedupes (earliest pattern wins per name), orders by definition start
+/// (outer first), and resolves parents and scope paths.
+fn nest(spec: &LangSpec, mut raws: Vec<Raw>, content: &[u8]) -> Vec<SymbolDef> {
+    raws.sort_by(|a, b| {
+        a.def
+            .0
+            .cmp(&b.def.0)
+            .then(b.def.1.cmp(&a.def.1))
+            .then(a.pattern.cmp(&b.pattern))
+    });
+    // One entry per name span: the lowest pattern index (most specific).
+    let mut best: std::collections::HashMap<(usize, usize), usize> = Default::default();
+    for (i, r) in raws.iter().enumerate() {
+        let e = best.entry(r.name).or_insert(i);
+        if raws[*e].pattern > r.pattern {
+            *e = i;
+        }
+    }
+    let keep: Vec<bool> = (0..raws.len())
+        .map(|i| best.get(&raws[i].name) == Some(&i))
+        .collect();
+    let mut out: Vec<SymbolDef> = Vec::new();
+    // Open containers: (def end, out index or None for scope-only, scope path of children).
+    let mut stack: Vec<(usize, Option<u32>, String)> = Vec::new();
+    for (r, keep) in raws.into_iter().zip(keep) {
+        if !keep {
+            continue;
+        }
+        while stack
+            .last()
+            .is_some_and(|&(end, ..)| end < r.def.1 || end <= r.def.0)
+        {
+            stack.pop();
+        }
+        let parent = stack.iter().rev().find_map(|(_, i, _)| *i);
+        let mut scope = stack.last().map(|(_, _, s)| s.clone()).unwrap_or_default();
+        if let Some(rcv) = &r.receiver {
+            if !scope.is_empty() {
+                scope.push_str(spec.separator);
+            }
+            scope.push_str(rcv);
+        }
+        let name = scope_text(&content[r.name.0..r.name.1]);
+        let child_scope = if scope.is_empty() {
+            name
+        } else {
+            format!("{scope}{}{name}", spec.separator)
+        };
+        let index = match r.kind {
+            Some(kind) if u32::try_from(r.def.1).is_ok() => {
+                out.push(SymbolDef {
+                    kind,
+                    name_start: r.name.0 as u32,
+                    name_end: r.name.1 as u32,
+                    def_start: r.def.0 as u32,
+                    def_end: r.def.1 as u32,
+                    line: r.line,
+                    parent,
+                    scope: (!scope.is_empty()).then_some(scope),
+                });
+                Some(out.len() as u32 - 1)
+            }
+            _ => None,
+        };
+        stack.push((r.def.1, index, child_scope));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+use super::*;
+
+/// (name, kind, scope) of every definition, in order.
+fn defs(lang: &str, src: &str) -> Vec<(String, &'static str, String)> {
+    extract(Some(lang), src.as_bytes())
+        .into_iter()
+        .map(|d| {
+            let name = src[d.name_start as usize..d.name_end as usize].to_string();
+            (name, d.kind.as_str(), d.scope.unwrap_or_default())
+        })
+        .collect()
+}
+
+fn has(v: &[(String, &str, String)], name: &str, kind: &str, scope: &str) -> bool {
+    v.iter()
+        .any(|(n, k, s)| n == name && *k == kind && s == scope)
+}
+
+#[test]
+fn every_query_compiles() {
+    assert_eq!(languages().len(), 9);
+    assert!(compile_time() > Duration::ZERO);
+}
+
+#[test]
+fn rust_definitions_and_scopes() {
+    let src = "mod m {\n  pub struct Point { x: i32 }\n  impl<T> Shape for Point { fn area(&self) -> f64 { 0.0 } }\n  pub trait Shape { fn area(&self) -> f64; }\n  enum E { A, B(u8) }\n  const MAX: u32 = 1;\n  macro_rules! mac { () => {} }\n  type Alias = u8;\n}\nfn free() {}\n";
+    let v = defs("rust", src);
+    assert!(has(&v, "m", "module", ""), "{v:?}");
+    assert!(has(&v, "Point", "struct", "m"), "{v:?}");
+    assert!(has(&v, "x", "field", "m::Point"), "{v:?}");
+    assert!(has(&v, "area", "method", "m::Point"), "{v:?}");
+    assert!(has(&v, "area", "method", "m::Shape"), "{v:?}");
+    assert!(has(&v, "Shape", "trait", "m"), "{v:?}");
+    assert!(has(&v, "A", "constant", "m::E"), "{v:?}");
+    assert!(has(&v, "MAX", "constant", "m"), "{v:?}");
+    assert!(has(&v, "mac", "macro", "m"), "{v:?}");
+    assert!(has(&v, "Alias", "type", "m"), "{v:?}");
+    assert!(has(&v, "free", "function", ""), "{v:?}");
+    assert!(
+        !v.iter().any(|(n, k, _)| n == "area" && *k == "function"),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn python_methods_are_not_functions() {
+    let src = "X = 1\nclass A:\n    y = 2\n    def m(self):\n        def inner(): pass\n    @staticmethod\n    def s(): pass\ndef f(): pass\n";
+    let v = defs("python", src);
+    assert!(has(&v, "X", "variable", ""));
+    assert!(has(&v, "A", "class", ""));
+    assert!(has(&v, "y", "field", "A"));
+    assert!(has(&v, "m", "method", "A"), "{v:?}");
+    assert!(has(&v, "s", "method", "A"), "{v:?}");
+    assert!(has(&v, "inner", "function", "A.m"), "{v:?}");
+    assert!(has(&v, "f", "function", ""));
+}
+
+#[test]
+fn c_and_cpp_declarators() {
+    let src = "#define MAXN 10\n#define SQ(x) ((x)*(x))\nstruct s { int a; char *p; void (*cb)(int); };\ntypedef unsigned long ulong_t;\ntypedef int (*handler_t)(int);\nenum color { RED, GREEN };\nunion u { int i; };\nstatic int *make(void) { return 0; }\nint counter = 0;\n";
+    let v = defs("c", src);
+    for (n, k) in [
+        ("MAXN", "macro"),
+        ("SQ", "macro"),
+        ("s", "struct"),
+        ("ulong_t", "type"),
+        ("handler_t", "type"),
+        ("color", "enum"),
+        ("RED", "constant"),
+        ("u", "union"),
+        ("make", "function"),
+        ("counter", "variable"),
+    ] {
+        assert!(
+            v.iter().any(|(a, b, _)| a == n && *b == k),
+            "{n} {k}: {v:?}"
+        );
+    }
+    assert!(has(&v, "cb", "field", "s"), "{v:?}");
+    assert!(has(&v, "p", "field", "s"), "{v:?}");
+    let cpp = "namespace ns {\nclass Widget {\n public:\n  void draw() {}\n  int size;\n};\nvoid Widget::resize(int n) {}\n}\n";
+    let v = defs("cpp", cpp);
+    assert!(has(&v, "ns", "module", ""), "{v:?}");
+    assert!(has(&v, "Widget", "class", "ns"), "{v:?}");
+    assert!(has(&v, "draw", "method", "ns::Widget"), "{v:?}");
+    assert!(has(&v, "size", "field", "ns::Widget"), "{v:?}");
+    assert!(has(&v, "resize", "method", "ns::Widget"), "{v:?}");
+}
+
+#[test]
+fn go_java_js_ts() {
+    let go = "package p\ntype T struct { F int }\ntype I interface { M() }\nfunc (t *T) Do() {}\nfunc Free() {}\nconst C = 1\nvar V = 2\n";
+    let v = defs("go", go);
+    assert!(
+        has(&v, "T", "struct", "") && has(&v, "I", "interface", ""),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "F", "field", "T") && has(&v, "M", "method", "I"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "Do", "method", "T") && has(&v, "Free", "function", ""),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "C", "constant", "") && has(&v, "V", "variable", ""),
+        "{v:?}"
+    );
+    let java = "class A { int f; A() {} void m() {} enum E { X } interface I {} }";
+    let v = defs("java", java);
+    assert!(
+        has(&v, "A", "class", "") && has(&v, "f", "field", "A") && has(&v, "m", "method", "A"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "X", "constant", "A.E") && has(&v, "I", "interface", "A"),
+        "{v:?}"
+    );
+    let js =
+        "class K { #p = 1; run() {} }\nfunction g() {}\nconst h = () => 1;\nconst LIMIT = 3;\n";
+    let v = defs("javascript", js);
+    assert!(
+        has(&v, "K", "class", "") && has(&v, "run", "method", "K") && has(&v, "#p", "field", "K"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "g", "function", "")
+            && has(&v, "h", "function", "")
+            && has(&v, "LIMIT", "constant", ""),
+        "{v:?}"
+    );
+    let ts = "export interface Opts { a: string; m(): void }\ntype U = string | number;\nenum Dir { Up = 1, Down }\nnamespace N { export function f() {} }\nabstract class B { abstract go(): void; private x = 1; }\n";
+    let v = defs("typescript", ts);
+    assert!(
+        has(&v, "Opts", "interface", "")
+            && has(&v, "a", "field", "Opts")
+            && has(&v, "m", "method", "Opts"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "U", "type", "")
+            && has(&v, "Dir", "enum", "")
+            && has(&v, "Up", "constant", "Dir")
+            && has(&v, "Down", "constant", "Dir"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "N", "module", "") && has(&v, "f", "function", "N"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "B", "class", "") && has(&v, "go", "method", "B") && has(&v, "x", "field", "B"),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn spans_lines_and_parents_are_consistent() {
+    let src = "struct A {\n    b: u8,\n}\nimpl A {\n    fn c(&self) {}\n}\n";
+    let d = extract(Some("rust"), src.as_bytes());
+    for (i, s) in d.iter().enumerate() {
+        assert!(s.def_start <= s.name_start && s.name_end <= s.def_end);
+        let line = src[..s.name_start as usize].matches('\n').count() as u32 + 1;
+        assert_eq!(s.line, line);
+        if let Some(p) = s.parent {
+            assert!((p as usize) < i);
+            let p = &d[p as usize];
+            assert!(p.def_start <= s.def_start && s.def_end <= p.def_end);
+        }
+        if i > 0 {
+            assert!(d[i - 1].def_start <= s.def_start);
+        }
+    }
+    assert!(extract(Some("markdown"), b"# x").is_empty());
+    assert!(extract(None, b"fn x() {}").is_empty());
+}
