@@ -1,6 +1,6 @@
 //! The build pipeline.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,19 @@ impl std::fmt::Display for BuildSummary {
         )?;
         if self.manifest.build.symbols {
             writeln!(f, "{} definitions (tree-sitter)", c.symbols)?;
+        }
+        for p in &self.manifest.build.precise {
+            writeln!(
+                f,
+                "{} {} ({}): {} of {} documents matched, {} occurrences, {} symbols",
+                p.format,
+                p.file,
+                p.tool,
+                p.documents_matched,
+                p.documents,
+                p.occurrences,
+                p.symbols
+            )?;
         }
         let reasons: Vec<String> = c
             .skipped_by_reason
@@ -298,7 +311,27 @@ fn build_into(
     let lexical_elapsed = started.elapsed();
     bar.set_message("writing index");
     skips.sort_by(|a, b| (&a.repo, &a.path).cmp(&(&b.repo, &b.path)));
+    let (precise, precise_sources) = if opts.precise.is_empty() {
+        (None, Vec::new())
+    } else {
+        bar.set_message("importing SCIP/LSIF");
+        let roots: Vec<PathBuf> = repos
+            .iter()
+            .map(|r| std::fs::canonicalize(&r.root).unwrap_or_else(|_| r.root.clone()))
+            .collect();
+        let files: Vec<crate::precise::BundleFile> = builder
+            .docs()
+            .map(|(doc, repo, path)| crate::precise::BundleFile {
+                doc,
+                repo_root: roots[repo as usize].clone(),
+                path: path.to_string(),
+            })
+            .collect();
+        let (w, s) = crate::precise::import(&opts.precise, &files)?;
+        (Some(w), s)
+    };
     let manifest = builder.finish(BundleMeta {
+        precise,
         bundle_version: opts.bundle_version.clone(),
         skipped: skips,
         build: BuildSettings {
@@ -308,6 +341,7 @@ fn build_into(
             text_index: opts.text_index,
             symbols: opts.symbols,
             tags_query_compile_us: tags_compile.as_micros() as u64,
+            precise: precise_sources,
         },
     })?;
     bar.finish_and_clear();

@@ -7,6 +7,7 @@
 //! place only when complete.
 
 mod build;
+pub mod precise;
 mod swap;
 pub mod symbols;
 pub mod walk;
@@ -35,6 +36,8 @@ pub struct IndexOptions {
     pub text_index: bool,
     /// Extract definitions with tree-sitter into a symbol table (Stage-B).
     pub symbols: bool,
+    /// SCIP indexes and LSIF dumps to import.
+    pub precise: precise::PreciseInputs,
 }
 
 impl Default for IndexOptions {
@@ -48,6 +51,7 @@ impl Default for IndexOptions {
             text_heap_bytes: 2 << 30,
             text_index: true,
             symbols: true,
+            precise: precise::PreciseInputs::default(),
         }
     }
 }
@@ -70,4 +74,6 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Core(#[from] lens_core::Error),
+    #[error("importing {}: {reason}", path.display())]
+    Precise { path: PathBuf, reason: String },
 }

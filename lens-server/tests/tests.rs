@@ -16,3 +16,5 @@ mod http;
 mod page;
 // dashboards/ against the exported metrics, and promtool.
 mod dashboards;
+// Stage-B: symbols, precise navigation (SCIP, LSIF), ctags agreement.
+mod stage_b;

@@ -219,6 +219,7 @@ function loadLsif(file) {
   const labels = { vertex: {}, edge: {} };
   const docOfRange = new Map();
   let first = null, last = null, lines = 0;
+  let forwardRefs = 0; // edges naming a vertex id not emitted yet (LSIF wants vertices first)
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const o = JSON.parse(line);
@@ -228,6 +229,7 @@ function loadLsif(file) {
     labels[o.type][o.label] = (labels[o.type][o.label] || 0) + 1;
     if (o.type === 'vertex') V.set(o.id, o);
     else {
+      for (const i of [o.outV, ...(o.inVs ?? [o.inV])]) if (!V.has(i)) forwardRefs++;
       if (!out.has(o.outV)) out.set(o.outV, []);
       out.get(o.outV).push(o);
       for (const i of o.inVs ?? [o.inV]) {
@@ -242,7 +244,7 @@ function loadLsif(file) {
   const group = [...V.values()].find((v) => v.label === 'group');
   const project = [...V.values()].find((v) => v.label === 'project' && v.resource);
   const rootUri = (group?.rootUri ?? path.dirname(project.resource)).replace(/\/?$/, '/');
-  return { V, out, into, labels, docOfRange, first, last, lines, rootUri, file };
+  return { V, out, into, labels, docOfRange, first, last, lines, rootUri, file, forwardRefs };
 }
 
 function lsifEdges(L, id, label) {
@@ -307,6 +309,15 @@ function lsifSummary(L, root) {
     first_line: { id: L.first.id, type: L.first.type, label: L.first.label },
     last_line: { id: last.id, type: last.type, label: last.label, scope: last.scope, kind: last.kind },
     complete: last.label === '$event' && last.scope === 'group' && last.kind === 'end',
+    integrity: {
+      edges_referencing_unknown_or_later_vertices: L.forwardRefs,
+      documents_without_contains_edge: [...L.V.values()].filter(
+        (v) => v.label === 'document' && !lsifEdges(L, v.id, 'contains').length).length,
+      ranges_not_contained_in_a_document: [...L.V.values()].filter(
+        (v) => v.label === 'range' && !L.docOfRange.has(v.id)).length,
+      document_begin_events: [...L.V.values()].filter((v) => v.label === '$event' && v.scope === 'document' && v.kind === 'begin').length,
+      document_end_events: [...L.V.values()].filter((v) => v.label === '$event' && v.scope === 'document' && v.kind === 'end').length,
+    },
   };
 }
 
@@ -323,7 +334,7 @@ function lsifTargets(L, scipTs) {
       .sort((a, b) => cmpPos(b.start, a.start) || cmpPos(a.end, b.end));
     const r = containing[0];
     if (!r) {
-      Object.assign(e, { range: null, definitions: [], definition_count: 0, reference_count: 0, hover_first_line: null, hover_text: null });
+      Object.assign(e, { range: null, definitions: [], definition_count: 0, reference_count: 0, hover_first_line: null, hover_text: null, reference_links: [] });
       out.push(e);
       continue;
     }

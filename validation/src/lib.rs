@@ -3,6 +3,8 @@
 //! Retrieval metrics for golden sets: nDCG@k (gain 2^rel − 1, log2 discount),
 //! recall@k and MRR@k, computed per query and averaged over a set.
 
+pub mod ctags;
+
 use std::collections::HashMap;
 use std::hash::Hash;
 

@@ -178,6 +178,20 @@ pub fn extract(lang: Option<&str>, content: &[u8]) -> Vec<SymbolDef> {
     nest(spec, raws, content)
 }
 
+/// Parses without running the tags query (for measuring the split).
+#[doc(hidden)]
+pub fn parse_only(lang: Option<&str>, content: &[u8]) -> bool {
+    let Some(spec) = lang.and_then(|l| registry().specs.iter().find(|s| s.name == l)) else {
+        return false;
+    };
+    PARSER
+        .with_borrow_mut(|parser| {
+            parser.set_language(&spec.language).ok()?;
+            parser.parse(content, None)
+        })
+        .is_some()
+}
+
 fn collect(
     spec: &LangSpec,
     cursor: &mut QueryCursor,

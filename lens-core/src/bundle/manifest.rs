@@ -105,6 +105,24 @@ pub struct BuildSettings {
     /// Time to compile the tree-sitter tags queries, in microseconds.
     #[serde(default)]
     pub tags_query_compile_us: u64,
+    /// Imported SCIP indexes and LSIF dumps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub precise: Vec<PreciseSource>,
+}
+
+/// One imported SCIP index or LSIF dump.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PreciseSource {
+    /// `scip` or `lsif`.
+    pub format: String,
+    pub file: String,
+    /// The indexer's name and version, as it recorded them.
+    pub tool: String,
+    /// Documents in the index, and those matched to bundle files.
+    pub documents: u64,
+    pub documents_matched: u64,
+    pub occurrences: u64,
+    pub symbols: u64,
 }
 
 fn default_true() -> bool {

@@ -9,6 +9,7 @@
 //! | `ngram.dict`, `ngram.post` | trigram dictionary and postings ([`crate::ngram`]) |
 //! | `text/` | the tantivy index ([`crate::text_index`]) |
 //! | `sym.*` | the symbol table ([`crate::symbols::table`]) |
+//! | `precise.*` | imported SCIP/LSIF occurrences ([`crate::precise`]) |
 
 pub mod doc_table;
 pub mod manifest;
@@ -16,7 +17,7 @@ mod reader;
 mod writer;
 
 pub use doc_table::{DocRecord, DocTableView};
-pub use manifest::{Manifest, Skip, SkipReason, Source};
+pub use manifest::{Manifest, PreciseSource, Skip, SkipReason, Source};
 pub use reader::{BundleReader, Mapped};
 pub use writer::{BundleBuilder, BundleMeta, PreparedDoc, sync_dir};
 

@@ -11,6 +11,7 @@ use super::manifest::{FORMAT_VERSION, MIN_FORMAT_VERSION, Manifest};
 use super::*;
 use crate::error::{Error, Result};
 use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup};
+use crate::precise::{self, PreciseTable};
 use crate::symbols::table as symtab;
 use crate::symbols::{SymbolCache, SymbolTable};
 use crate::text_index::TextIndex;
@@ -53,6 +54,7 @@ pub struct BundleReader {
     text: Option<TextIndex>,
     symbols: Option<SymbolTable<Mapped>>,
     symbol_cache: SymbolCache,
+    precise: Option<PreciseTable<Mapped>>,
     doc_count: usize,
 }
 
@@ -132,6 +134,21 @@ impl BundleReader {
         } else {
             None
         };
+        let precise = if manifest.build.precise.is_empty() {
+            None
+        } else {
+            let m = |f: &str| Mapped::open(&dir.join(f));
+            Some(PreciseTable::new(
+                m(precise::OCC_FILE)?,
+                m(precise::DOCS_FILE)?,
+                m(precise::SYM_FILE)?,
+                m(precise::SYMIDX_FILE)?,
+                m(precise::SYMOCC_FILE)?,
+                m(precise::STR_FILE)?,
+                doc_count,
+                dir,
+            )?)
+        };
         Ok(BundleReader {
             dir: dir.to_path_buf(),
             manifest,
@@ -142,6 +159,7 @@ impl BundleReader {
             text,
             symbols,
             symbol_cache: SymbolCache::new(SYMBOL_CACHE_FILES),
+            precise,
             doc_count,
         })
     }
@@ -212,6 +230,11 @@ impl BundleReader {
     /// The symbol table, when the bundle was built with symbols.
     pub fn symbols(&self) -> Option<&SymbolTable<Mapped>> {
         self.symbols.as_ref()
+    }
+
+    /// Imported SCIP/LSIF data, when the bundle has any.
+    pub fn precise(&self) -> Option<&PreciseTable<Mapped>> {
+        self.precise.as_ref()
     }
 
     /// The per-file symbol cache of this bundle.

@@ -32,9 +32,10 @@ pub struct PreparedDoc {
 }
 
 /// What the caller knows about the build that the builder does not.
-#[derive(Debug, Clone)]
 pub struct BundleMeta {
     pub bundle_version: String,
+    /// Imported precise data, if any (its sources are in `build.precise`).
+    pub precise: Option<crate::precise::PreciseWriter>,
     pub skipped: Vec<Skip>,
     pub build: BuildSettings,
 }
@@ -136,6 +137,15 @@ impl BundleBuilder {
         Ok(id)
     }
 
+    /// (doc id, repository index, path) of every doc added so far.
+    pub fn docs(&self) -> impl Iterator<Item = (u32, u16, &str)> + '_ {
+        self.records.iter().enumerate().map(|(i, r)| {
+            let p =
+                &self.paths[r.path_offset as usize..r.path_offset as usize + r.path_len as usize];
+            (i as u32, r.repo, std::str::from_utf8(p).unwrap_or(""))
+        })
+    }
+
     /// Documents added so far.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -180,6 +190,9 @@ impl BundleBuilder {
         let symbol_count = symbols.as_ref().map_or(0, |s| s.len() as u64);
         if let Some(symbols) = symbols {
             symbols.finish(records.len(), &|p, b| write_synced(p, b), &dir)?;
+        }
+        if let Some(precise) = meta.precise {
+            precise.finish(records.len(), &|p, b| write_synced(p, b), &dir)?;
         }
         let has_text = text.is_some();
         if let Some(text) = text {

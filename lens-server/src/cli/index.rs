@@ -34,6 +34,12 @@ pub struct IndexArgs {
     /// Skip tree-sitter symbol extraction (Stage-B).
     #[arg(long)]
     pub no_symbols: bool,
+    /// Import a SCIP index (repeatable); its documents are matched to indexed files.
+    #[arg(long, value_name = "INDEX.scip")]
+    pub scip: Vec<PathBuf>,
+    /// Import an LSIF dump (repeatable), streamed line by line.
+    #[arg(long, value_name = "DUMP.lsif")]
+    pub lsif: Vec<PathBuf>,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -51,6 +57,10 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
         bundle_version: a.bundle_version,
         text_index: !a.no_text_index,
         symbols: !a.no_symbols,
+        precise: indexer::precise::PreciseInputs {
+            scip: a.scip,
+            lsif: a.lsif,
+        },
         progress: !a.quiet && std::io::stderr().is_terminal(),
         ..IndexOptions::default()
     };
@@ -65,6 +75,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
             "skipped": c.skipped,
             "skipped_by_reason": c.skipped_by_reason,
             "symbols": c.symbols,
+            "precise": summary.manifest.build.precise,
             "elapsed_s": summary.elapsed.as_secs_f64(),
             "lexical_elapsed_s": summary.lexical_elapsed.as_secs_f64(),
             "mb_per_s": summary.mb_per_s(),

@@ -68,7 +68,8 @@ impl Window {
         }
     }
 
-    pub fn stage_a(&self) -> StageA {
+    /// Percentiles and rates over the window.
+    pub fn summary(&self) -> StageA {
         let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let recent: Vec<Sample> = s
@@ -160,7 +161,7 @@ mod tests {
         for i in 1..=100 {
             w.record(i as f64 / 10.0, i % 4 == 0, false);
         }
-        let s = w.stage_a();
+        let s = w.summary();
         assert_eq!(s.requests, 100);
         assert_eq!(s.p95_latency_ms, 9.5);
         assert_eq!(s.p99_latency_ms, 9.9);
@@ -173,7 +174,7 @@ mod tests {
             w.record(0.0, false, true);
         }
         assert!(
-            Window::alerts(&w.stage_a())
+            Window::alerts(&w.summary())
                 .iter()
                 .any(|a| a.alert == "Error rate spike")
         );

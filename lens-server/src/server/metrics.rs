@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -53,6 +54,11 @@ pub struct Metrics {
     pub rejected: Family<ReasonLabel, Counter>,
     pub rate_limit: Family<DecisionLabel, Counter>,
     pub shed: Counter,
+    /// Stage-B gauges, refreshed from the served bundle at each scrape.
+    pub symbol_cache_hit_ratio: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub symbol_cache_lookups: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub precise_coverage_ratio: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub tags_query_compile_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -126,7 +132,35 @@ impl Metrics {
             "Searches shed with 503 because too many were running",
             shed.clone(),
         );
+        let symbol_cache_hit_ratio = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let symbol_cache_lookups = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let precise_coverage_ratio = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let tags_query_compile_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "symbol_cache_hit_ratio",
+            "Stage-B LRU cache of per-file symbols: hits over lookups since the bundle loaded",
+            symbol_cache_hit_ratio.clone(),
+        );
+        registry.register(
+            "symbol_cache_lookups",
+            "Stage-B LRU cache lookups since the bundle loaded",
+            symbol_cache_lookups.clone(),
+        );
+        registry.register(
+            "precise_coverage_ratio",
+            "Share of files, in languages precise indexers serve, with imported SCIP/LSIF data",
+            precise_coverage_ratio.clone(),
+        );
+        registry.register(
+            "tags_query_compile_seconds",
+            "Time the bundle's build took to compile the tree-sitter tags queries",
+            tags_query_compile_seconds.clone(),
+        );
         Metrics {
+            symbol_cache_hit_ratio,
+            symbol_cache_lookups,
+            precise_coverage_ratio,
+            tags_query_compile_seconds,
             registry,
             requests,
             request_seconds,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod metrics;
+mod navigation;
 pub mod ratelimit;
 mod routes;
 pub mod trace;
@@ -40,6 +41,8 @@ pub struct LoadedBundle {
     pub loaded_at: String,
     /// Checksum of the manifest: identifies the bundle (cursors are tied to it).
     pub id: String,
+    /// Share of files, in languages that imported SCIP/LSIF data covers, that have it (0–100).
+    pub lsif_coverage_percent: f64,
 }
 
 impl LoadedBundle {
@@ -60,12 +63,40 @@ impl LoadedBundle {
                 d,
             );
         }
+        let lsif_coverage_percent = precise_coverage(&reader);
         Ok(LoadedBundle {
+            lsif_coverage_percent,
             reader,
             by_path,
             loaded_at: now_rfc3339(),
             id,
         })
+    }
+}
+
+/// Files with precise data over files in the languages it covers, in percent.
+fn precise_coverage(reader: &BundleReader) -> f64 {
+    let Some(p) = reader.precise() else {
+        return 0.0;
+    };
+    let docs = reader.docs();
+    let covered: Vec<bool> = (0..reader.doc_count() as u32)
+        .map(|d| p.covers(d))
+        .collect();
+    let langs: std::collections::HashSet<u16> = (0..reader.doc_count() as u32)
+        .filter(|&d| covered[d as usize])
+        .map(|d| docs.get(d).lang)
+        .collect();
+    let eligible = (0..reader.doc_count() as u32).filter(|&d| langs.contains(&docs.get(d).lang));
+    let (mut n, mut c) = (0usize, 0usize);
+    for d in eligible {
+        n += 1;
+        c += usize::from(covered[d as usize]);
+    }
+    if n == 0 {
+        0.0
+    } else {
+        100.0 * c as f64 / n as f64
     }
 }
 
@@ -77,6 +108,8 @@ pub struct AppState {
     pub limiter: Limiter,
     pub metrics: Metrics,
     pub window: Window,
+    /// Stage-B latencies (symbol lookups, symbol queries, navigation).
+    pub stage_b_window: Window,
     pub audit: AuditLog,
     pub inflight: Arc<Semaphore>,
     pub started: Instant,
@@ -102,6 +135,7 @@ impl AppState {
             policy,
             metrics: Metrics::new(),
             window: Window::new(Duration::from_secs(300)),
+            stage_b_window: Window::new(Duration::from_secs(300)),
             audit,
             started: Instant::now(),
         }))
@@ -111,7 +145,9 @@ impl AppState {
 /// The scope a route needs; `None` for public routes.
 fn scope_for(path: &str) -> Option<Scope> {
     match path {
-        "/search" | "/file" => Some(Scope::Search),
+        "/search" | "/file" | "/symbols" | "/definition" | "/references" | "/hover" => {
+            Some(Scope::Search)
+        }
         "/metrics" | "/monitoring/dashboard" | "/admin/reload" => Some(Scope::Ops),
         _ => None,
     }
@@ -122,6 +158,10 @@ pub const ROUTES: &[&str] = &[
     "/",
     "/search",
     "/file",
+    "/symbols",
+    "/definition",
+    "/references",
+    "/hover",
     "/health",
     "/metrics",
     "/monitoring/dashboard",
@@ -135,6 +175,10 @@ fn route_label(path: &str) -> &'static str {
         "/" => "/",
         "/search" => "/search",
         "/file" => "/file",
+        "/symbols" => "/symbols",
+        "/definition" => "/definition",
+        "/references" => "/references",
+        "/hover" => "/hover",
         "/health" => "/health",
         "/metrics" => "/metrics",
         "/monitoring/dashboard" => "/monitoring/dashboard",

@@ -11,12 +11,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use lens_core::query::{Expr, Pattern};
-use lens_core::{Deadline, Limits, Plan};
+use lens_core::{Deadline, Limits, Outcome, Planned};
 use serde::Deserialize;
 
 use super::dashboard::{Window, tail_compliant};
 use super::error::ApiError;
 use super::metrics::StageLabel;
+use super::navigation::{definition, hover, references};
 use super::{AppState, LoadedBundle};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -24,6 +25,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/", get(page))
         .route("/search", get(search_get).post(search_post))
         .route("/file", get(file))
+        .route("/symbols", get(symbols_get))
+        .route("/definition", get(definition))
+        .route("/references", get(references))
+        .route("/hover", get(hover))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/monitoring/dashboard", get(dashboard))
@@ -84,7 +89,16 @@ async fn search_get(
     q: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = params(q).inspect_err(|_| st.metrics.reject("invalid_parameters"))?;
-    run_search(st, p).await
+    run_search(st, p, false).await
+}
+
+/// `/symbols`: the query is a symbol query (bare terms match definition names).
+async fn symbols_get(
+    State(st): State<Arc<AppState>>,
+    q: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = params(q).inspect_err(|_| st.metrics.reject("invalid_parameters"))?;
+    run_search(st, p, true).await
 }
 
 async fn search_post(
@@ -102,7 +116,7 @@ async fn search_post(
     })?;
     let p: SearchParams = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}")))?;
-    run_search(st, p).await
+    run_search(st, p, false).await
 }
 
 #[derive(serde::Serialize, Deserialize)]
@@ -125,7 +139,11 @@ fn regex_filter(text: &str) -> Pattern {
     }
 }
 
-async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiError> {
+async fn run_search(
+    st: Arc<AppState>,
+    p: SearchParams,
+    symbols_only: bool,
+) -> Result<Response, ApiError> {
     let limits_cfg = &st.config.limits;
     let reject = |reason: &'static str, msg: String| {
         st.metrics.reject(reason);
@@ -166,7 +184,7 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
             .clamp(1, MAX_TIMEOUT_MS),
     );
     let bundle = st.bundle.load_full();
-    let fp = fingerprint(&p, &bundle);
+    let fp = fingerprint(&p, &bundle) + if symbols_only { "s" } else { "" };
     let offset = match &p.cursor {
         None => 0,
         Some(c) => {
@@ -186,6 +204,7 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
     };
 
     let mut query = lens_core::parse(q).inspect_err(|_| st.metrics.reject("invalid_query"))?;
+    query.symbols |= symbols_only;
     let mut filters = Vec::new();
     if let Some(l) = &p.lang {
         filters.push(Expr::Lang(l.to_ascii_lowercase()));
@@ -211,10 +230,19 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
             ..Limits::top(limit)
         }
     };
-    let mut plan = Plan::from_query(&query, limits).inspect_err(|e| st.metrics.reject(e.code()))?;
-
+    let mut plan =
+        Planned::from_query(&query, limits).inspect_err(|e| st.metrics.reject(e.code()))?;
+    if matches!(plan, Planned::Symbols(_)) && bundle.reader.symbols().is_none() {
+        st.metrics.reject("no_symbol_table");
+        return Err(ApiError::bad_request(
+            "no_symbol_table",
+            "this bundle has no symbol table (built with --no-symbols); sym:, kind: and type:symbol need one",
+        ));
+    }
     // Alone, a search verifies on both cores; beside others, on its own thread.
-    plan.parallel = st.inflight.available_permits() == st.config.limits.max_inflight.max(1);
+    if let Planned::Text(plan) = &mut plan {
+        plan.parallel = st.inflight.available_permits() == st.config.limits.max_inflight.max(1);
+    }
     let Ok(permit) = st.inflight.clone().try_acquire_owned() else {
         st.metrics.shed.inc();
         st.metrics.reject("overloaded");
@@ -230,7 +258,7 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
     let worker_bundle = bundle.clone();
     let result = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        lens_core::search(&worker_bundle.reader, &plan, &deadline)
+        lens_core::execute(&worker_bundle.reader, &plan, &deadline)
     })
     .await
     .map_err(|_| {
@@ -240,39 +268,84 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
             "search task failed",
         )
     })?;
-    let stage_a_s = started.elapsed().as_secs_f64();
-    let result = match result {
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let outcome = match result {
         Ok(r) => r,
         Err(e) => {
-            st.window.record(stage_a_s * 1e3, false, true);
+            st.window.record(elapsed_s * 1e3, false, true);
             return Err(e.into());
         }
     };
     let m = &st.metrics;
-    m.stage_seconds
-        .get_or_create(&StageLabel {
-            stage: "stage_a".into(),
-        })
-        .observe(stage_a_s);
-    m.candidates.observe(result.stats.candidates as f64);
-    m.matches.observe(result.stats.matches as f64);
-    if result.stats.early_terminated {
-        m.early_terminations.inc();
-    }
-    if result.stats.timed_out {
-        m.timeouts.inc();
-    }
-    st.window
-        .record(stage_a_s * 1e3, result.stats.early_terminated, false);
-
-    let total = result.hits.len();
-    let page: Vec<serde_json::Value> = result
-        .hits
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|h| hit_json(&bundle, h, context))
-        .collect();
+    let observe = |stage: &str, seconds: f64| {
+        m.stage_seconds
+            .get_or_create(&StageLabel {
+                stage: stage.into(),
+            })
+            .observe(seconds);
+    };
+    let (page, total, stats, timings) = match &outcome {
+        Outcome::Text(result) => {
+            let stage_b_s = result.stats.stage_b_ms / 1e3;
+            let stage_a_s = (elapsed_s - stage_b_s).max(0.0);
+            observe("stage_a", stage_a_s);
+            let has_symbols = bundle.reader.symbols().is_some();
+            if has_symbols {
+                observe("stage_b", stage_b_s);
+                st.stage_b_window.record(stage_b_s * 1e3, false, false);
+            }
+            m.candidates.observe(result.stats.candidates as f64);
+            m.matches.observe(result.stats.matches as f64);
+            if result.stats.early_terminated {
+                m.early_terminations.inc();
+            }
+            if result.stats.timed_out {
+                m.timeouts.inc();
+            }
+            st.window
+                .record(stage_a_s * 1e3, result.stats.early_terminated, false);
+            let page: Vec<serde_json::Value> = result
+                .hits
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|h| hit_json(&bundle, h, context))
+                .collect();
+            let timings = serde_json::json!({
+                "stage_a": stage_a_s * 1e3,
+                "stage_b": has_symbols.then_some(stage_b_s * 1e3),
+                "stage_c": null,
+            });
+            (
+                page,
+                result.hits.len(),
+                serde_json::to_value(&result.stats).expect("stats serialise"),
+                timings,
+            )
+        }
+        Outcome::Symbols(result) => {
+            observe("stage_b", elapsed_s);
+            st.stage_b_window.record(elapsed_s * 1e3, false, false);
+            if result.stats.timed_out {
+                m.timeouts.inc();
+            }
+            let page: Vec<serde_json::Value> = result
+                .hits
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|h| symbol_json(&bundle, h, context))
+                .collect();
+            let timings =
+                serde_json::json!({"stage_a": null, "stage_b": elapsed_s * 1e3, "stage_c": null});
+            (
+                page,
+                result.hits.len(),
+                serde_json::to_value(&result.stats).expect("stats serialise"),
+                timings,
+            )
+        }
+    };
     let next = offset + page.len();
     let next_cursor = (exhaustive && next < total).then(|| {
         let c = serde_json::to_vec(&Cursor {
@@ -282,16 +355,30 @@ async fn run_search(st: Arc<AppState>, p: SearchParams) -> Result<Response, ApiE
         .expect("cursor serialises");
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(c)
     });
-    let mut stats = serde_json::to_value(&result.stats).expect("stats serialise");
+    let mut stats = stats;
     stats["offset"] = offset.into();
     stats["total_results"] = total.into();
     let body = serde_json::json!({
         "results": page,
         "stats": stats,
-        "timings": {"stage_a": stage_a_s * 1e3, "stage_b": null, "stage_c": null},
+        "timings": timings,
         "next_cursor": next_cursor,
     });
     Ok(Json(body).into_response())
+}
+
+fn symbol_json(
+    bundle: &LoadedBundle,
+    h: &lens_core::symbols::SymbolHit,
+    context: usize,
+) -> serde_json::Value {
+    let r = &bundle.reader;
+    let content = r.content(&r.docs().get(h.doc));
+    let (before, after) = context_lines(content, (h.abs_start - h.start as u64) as usize, context);
+    let mut v = serde_json::to_value(h).expect("symbol hit serialises");
+    v["context_before"] = before.into();
+    v["context_after"] = after.into();
+    v
 }
 
 fn hit_json(bundle: &LoadedBundle, h: &lens_core::Hit, context: usize) -> serde_json::Value {
@@ -307,6 +394,7 @@ fn hit_json(bundle: &LoadedBundle, h: &lens_core::Hit, context: usize) -> serde_
         "repo": h.repo, "path": h.path, "language": h.language, "line": h.line,
         "start": h.start, "end": h.end, "abs_start": h.abs_start, "abs_end": h.abs_end,
         "snippet": h.snippet, "context_before": before, "context_after": after, "score": h.score,
+        "symbol": h.symbol, "definition": h.definition,
     })
 }
 
@@ -391,6 +479,11 @@ fn health_json(st: &AppState) -> serde_json::Value {
         },
         "stages": {
             "stage_a": {"state": "available", "bm25": if m.build.text_index { "available" } else { "not_in_bundle" }},
+            "stage_b": {
+                "state": if m.build.symbols { "available" } else { "not_in_bundle" },
+                "definitions": m.counts.symbols,
+                "precise": m.build.precise.iter().map(|p| serde_json::json!({"format": p.format, "tool": p.tool, "documents_matched": p.documents_matched})).collect::<Vec<_>>(),
+            },
         },
         "rate_limit": {"backend": "in-process GCRA (governor)", "requests_per_second": st.config.limits.requests_per_second, "burst": st.config.limits.burst},
         "policy": st.policy.as_str(),
@@ -401,7 +494,37 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
     Json(health_json(&st)).into_response()
 }
 
+/// Stage-B's figures, from the served bundle and the Stage-B window.
+fn stage_b_json(st: &AppState) -> serde_json::Value {
+    let bundle = st.bundle.load();
+    let r = &bundle.reader;
+    let cache = r.symbol_cache();
+    let w = st.stage_b_window.summary();
+    serde_json::json!({
+        "requests": w.requests,
+        "p95_latency_ms": w.p95_latency_ms,
+        "p99_latency_ms": w.p99_latency_ms,
+        "lsif_coverage_percent": bundle.lsif_coverage_percent,
+        "lru_cache_hit_rate": cache.hit_rate(),
+        "lru_cache_lookups": cache.hits() + cache.misses(),
+        "pattern_compile_time_ms": r.manifest().build.tags_query_compile_us as f64 / 1e3,
+        "definitions": r.manifest().counts.symbols,
+    })
+}
+
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    {
+        let bundle = st.bundle.load();
+        let cache = bundle.reader.symbol_cache();
+        let m = &st.metrics;
+        m.symbol_cache_hit_ratio.set(cache.hit_rate());
+        m.symbol_cache_lookups
+            .set((cache.hits() + cache.misses()) as f64);
+        m.precise_coverage_ratio
+            .set(bundle.lsif_coverage_percent / 100.0);
+        m.tags_query_compile_seconds
+            .set(bundle.reader.manifest().build.tags_query_compile_us as f64 / 1e6);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -413,12 +536,12 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 }
 
 async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
-    let a = st.window.stage_a();
+    let a = st.window.summary();
     let alerts = Window::alerts(&a);
     let health = health_json(&st);
     Json(serde_json::json!({
         "dashboard_state": {
-            "metrics": {"performance": {"stageA": a}},
+            "metrics": {"performance": {"stageA": a, "stageB": stage_b_json(&st)}},
             "sla_compliance": {
                 "tail_latency_compliant": tail_compliant(&a),
                 "stage_a_p95_within_slo": a.p95_latency_ms <= super::dashboard::STAGE_A_P95_SLO_MS,
