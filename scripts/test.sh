@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 # ripgrep: the differential test against rg. chromium + chromium-driver: the web
 # page test. prometheus: promtool, which checks dashboards/ alert rules.
+# universal-ctags: the Stage-B agreement test.
 missing=()
 command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ -x /usr/bin/promtool ] || missing+=(prometheus)
+command -v ctags >/dev/null 2>&1 || missing+=(universal-ctags)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq

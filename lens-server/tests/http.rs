@@ -641,6 +641,10 @@ mod openapi {
                 let uri = match path.as_str() {
                     "/search" if method == "get" => "/search?q=needle".to_string(),
                     "/file" => "/file?repo=proj&path=lib.py".to_string(),
+                    "/symbols" => "/symbols?q=needle".to_string(),
+                    "/definition" | "/references" | "/hover" => {
+                        format!("{path}?repo=proj&path=lib.py&line=1&character=5")
+                    }
                     p => p.to_string(),
                 };
                 let body = (method == "post" && path == "/search").then_some(r#"{"q": "needle"}"#);
