@@ -262,11 +262,9 @@ pub fn hover(bundle: &BundleReader, doc: u32, at: u32) -> Option<Hover> {
         .locations
         .into_iter()
         .next()?;
-    let table = bundle.symbols()?;
     let file = bundle.file_symbols(def.doc)?;
     let d = file.definition_named_at(def.abs_start as u32, def.abs_end as u32)?;
     let def_content = bundle.content(&bundle.docs().get(def.doc));
-    let _ = table;
     let lang = bundle.language(&bundle.docs().get(def.doc)).to_string();
     let text = signature_and_docs(def_content, d.def_start as usize, d.name_end as usize);
     let scope = d
@@ -343,7 +341,7 @@ mod tests {
     #[test]
     fn docs_above_a_definition() {
         let c = b"x\n/// Adds.\n/// Twice.\nfn add(a: u8) {\n}\n";
-        let start = 24;
+        let start = c.windows(2).position(|w| w == b"fn").unwrap();
         let (head, docs) = signature_and_docs(c, start, start + 6);
         assert_eq!(head, "fn add(a: u8) {");
         assert_eq!(docs.as_deref(), Some("/// Adds.\n/// Twice."));

@@ -22,6 +22,15 @@ pub const SYM_FILE: &str = "precise.sym";
 pub const SYMIDX_FILE: &str = "precise.symidx";
 pub const SYMOCC_FILE: &str = "precise.symocc";
 pub const STR_FILE: &str = "precise.str";
+/// The table's files, in the order [`PreciseTable::new`] takes them.
+pub const FILES: [&str; 6] = [
+    OCC_FILE,
+    DOCS_FILE,
+    SYM_FILE,
+    SYMIDX_FILE,
+    SYMOCC_FILE,
+    STR_FILE,
+];
 
 /// The occurrence defines its symbol.
 pub const DEFINITION: u32 = 1;
@@ -187,18 +196,11 @@ pub struct PreciseTable<B> {
 }
 
 impl<B: std::ops::Deref<Target = [u8]>> PreciseTable<B> {
-    pub fn new(
-        occ: B,
-        doc_starts: B,
-        syms: B,
-        symidx: B,
-        symocc: B,
-        strings: B,
-        docs: usize,
-        dir: &Path,
-    ) -> Result<Self> {
+    /// `files` in the order of [`FILES`]; `dir` names files in errors.
+    pub fn new(files: [B; 6], docs: usize, dir: &Path) -> Result<Self> {
+        let [occ, doc_starts, syms, symidx, symocc, strings] = files;
         let bad = |f: &str, why: &str| Err(Error::corrupt(dir.join(f), why.to_string()));
-        if occ.len() % OCC_BYTES != 0 || syms.len() % SYM_BYTES != 0 {
+        if !occ.len().is_multiple_of(OCC_BYTES) || !syms.len().is_multiple_of(SYM_BYTES) {
             return bad(OCC_FILE, "size is not a whole number of records");
         }
         let n_occ = occ.len() / OCC_BYTES;
@@ -413,17 +415,7 @@ mod tests {
         let write = |p: &Path, bytes: &[u8]| std::fs::write(p, bytes).map_err(|e| Error::io(p, e));
         assert_eq!(w.finish(3, &write, dir.path()).unwrap(), 3);
         let r = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
-        let t = PreciseTable::new(
-            r(OCC_FILE),
-            r(DOCS_FILE),
-            r(SYM_FILE),
-            r(SYMIDX_FILE),
-            r(SYMOCC_FILE),
-            r(STR_FILE),
-            3,
-            dir.path(),
-        )
-        .unwrap();
+        let t = PreciseTable::new(FILES.map(r), 3, dir.path()).unwrap();
         let at = t.occurrence_at(1, 12).unwrap();
         assert_eq!((at.symbol, at.flags), (a, REFERENCE));
         assert!(t.occurrence_at(1, 15).is_none());

@@ -40,6 +40,8 @@ pub fn major_kind(language: &str, kind: &str) -> Option<&'static str> {
         "interface" => "interface",
         "typedef" | "alias" => "type",
         "macro" => "macro",
+        // Python's ctags "namespace" is an import alias (`import x as y`), not a definition.
+        "namespace" if language == "Python" => return None,
         "namespace" | "module" => "module",
         _ => return None,
     })

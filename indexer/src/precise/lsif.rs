@@ -59,10 +59,13 @@ fn label(line: &[u8]) -> Option<&str> {
     std::str::from_utf8(&line[at..at + len]).ok()
 }
 
+/// Start and end (0-based line, column).
+type Span = ((u32, u32), (u32, u32));
+
 #[derive(Default)]
 struct Graph {
     documents: HashMap<u64, String>,
-    ranges: HashMap<u64, ((u32, u32), (u32, u32))>,
+    ranges: HashMap<u64, Span>,
     range_doc: HashMap<u64, u64>,
     next: HashMap<u64, u64>,
     definition_of: HashMap<u64, u64>,

@@ -65,12 +65,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -123,6 +124,13 @@ fn resolve<'a>(
     files.iter().find(|f| f.path == doc)
 }
 
+/// An index document found in the bundle, with its content for position mapping.
+struct Matched<'a> {
+    file: &'a BundleFile,
+    content: Vec<u8>,
+    line_starts: Vec<u32>,
+}
+
 fn add(
     writer: &mut PreciseWriter,
     format: &str,
@@ -135,19 +143,28 @@ fn add(
         .enumerate()
         .map(|(i, f)| ((f.repo_root.as_path(), f.path.as_str()), i))
         .collect();
-    let mut matched: HashMap<&str, Option<(&BundleFile, Vec<u8>, Vec<u32>)>> = HashMap::new();
+    let mut matched: HashMap<&str, Option<Matched<'_>>> = HashMap::new();
     for d in &raw.documents {
         let entry = resolve(files, &by_path, raw.root.as_deref(), d).and_then(|f| {
             let content = std::fs::read(f.repo_root.join(&f.path)).ok()?;
             let starts = precise::line_starts(&content);
-            Some((f, content, starts))
+            Some(Matched {
+                file: f,
+                content,
+                line_starts: starts,
+            })
         });
         matched.insert(d.as_str(), entry);
     }
     let mut symbols = std::collections::HashSet::new();
     let mut count = 0u64;
     for o in &raw.occurrences {
-        let Some(Some((f, content, starts))) = matched.get(o.path.as_str()) else {
+        let Some(Some(Matched {
+            file: f,
+            content,
+            line_starts: starts,
+        })) = matched.get(o.path.as_str())
+        else {
             continue;
         };
         let (Some(s), Some(e)) = (

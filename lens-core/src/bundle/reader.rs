@@ -138,13 +138,9 @@ impl BundleReader {
             None
         } else {
             let m = |f: &str| Mapped::open(&dir.join(f));
+            let [a, b, c, d, e, f] = precise::FILES;
             Some(PreciseTable::new(
-                m(precise::OCC_FILE)?,
-                m(precise::DOCS_FILE)?,
-                m(precise::SYM_FILE)?,
-                m(precise::SYMIDX_FILE)?,
-                m(precise::SYMOCC_FILE)?,
-                m(precise::STR_FILE)?,
+                [m(a)?, m(b)?, m(c)?, m(d)?, m(e)?, m(f)?],
                 doc_count,
                 dir,
             )?)

@@ -230,7 +230,7 @@ impl<B: std::ops::Deref<Target = [u8]>> SymbolTable<B> {
         dir: &Path,
     ) -> Result<Self> {
         let bad = |f: &str, why: &str| Err(Error::corrupt(dir.join(f), why.to_string()));
-        if records.len() % RECORD_BYTES != 0 {
+        if !records.len().is_multiple_of(RECORD_BYTES) {
             return bad(RECORDS_FILE, "size is not a whole number of records");
         }
         let n = (records.len() / RECORD_BYTES) as u32;
@@ -245,7 +245,7 @@ impl<B: std::ops::Deref<Target = [u8]>> SymbolTable<B> {
             }
             prev = v;
         }
-        if names.len() % NAME_ENTRY_BYTES != 0 || byname.len() != n as usize * 4 {
+        if !names.len().is_multiple_of(NAME_ENTRY_BYTES) || byname.len() != n as usize * 4 {
             return bad(NAMES_FILE, "sizes disagree with the records");
         }
         let t = SymbolTable {

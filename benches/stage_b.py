@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Stage-B figures on a real bundle (run with a release build; see benches/README.md).
+
+1. Overhead: each top-50 query of QUERIES (classes selective_literal and
+   regex_literal) runs REPS times through `lens search --batch` on the bundle
+   with symbols and on the same tree indexed with --no-symbols; p95 per query
+   of the search time and of stats.stage_b_ms.
+2. LRU: a replayed query log (Zipf over a pool of the benchmark queries and
+   identifiers defined in the bundle, plus definition/hover navigations on the
+   files those searches return) against `lens serve`; reads the dashboard's
+   stageB.lru_cache_hit_rate and p95.
+"""
+import argparse, json, os, random, socket, subprocess, sys, tempfile, time, urllib.parse, urllib.request
+
+
+def p95(xs):
+    xs = sorted(xs)
+    return xs[max(0, int(round(0.95 * len(xs) + 0.4999)) - 1)] if xs else 0.0
+
+
+def batch(lens, bundle, lines):
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for l in lines:
+            f.write(json.dumps(l) + "\n")
+    out = subprocess.run([lens, "search", "--bundle", bundle, "--batch", f.name, "--limit", "50"],
+                         capture_output=True, check=True, text=True).stdout
+    os.unlink(f.name)
+    return [json.loads(l) for l in out.splitlines()]
+
+
+def overhead(a):
+    qs = [json.loads(l) for l in open(a.queries)]
+    qs = [q for q in qs if q["class"] in ("selective_literal", "regex_literal")]
+    rows = []
+    for q in qs:
+        line = {"id": q["id"], "pattern": q["pattern"], "flags": {"fixed_string": bool(q.get("fixed"))}}
+        res = {}
+        for name, bundle in (("symbols", a.bundle), ("plain", a.plain_bundle)):
+            out = batch(a.lens, bundle, [line] * (a.reps + 1))[1:]
+            res[name] = ([o["stats"]["elapsed_ms"] for o in out], [o["stats"].get("stage_b_ms", 0.0) for o in out])
+        rows.append((q["id"], p95(res["symbols"][0]), p95(res["plain"][0]), p95(res["symbols"][1])))
+    print(f"{'query':45} {'p95 with symbols':>17} {'p95 without':>12} {'p95 stage_b':>12}")
+    for r in rows:
+        print(f"{r[0]:45} {r[1]:17.2f} {r[2]:12.2f} {r[3]:12.2f}")
+    print(f"worst p95 stage_b_ms {max(r[3] for r in rows):.2f}; worst p95 difference {max(r[1] - r[2] for r in rows):.2f} ms")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def get(base, path, **params):
+    with urllib.request.urlopen(base + path + "?" + urllib.parse.urlencode(params), timeout=60) as r:
+        return json.load(r)
+
+
+def lru(a):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    srv = subprocess.Popen([a.lens, "serve", "--bundle", a.bundle, "--listen", f"127.0.0.1:{port}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                get(base, "/health")
+                break
+            except OSError:
+                time.sleep(0.1)
+        rng = random.Random(a.seed)
+        names = [h["name"] for h in get(base, "/symbols", q="kind:function lang:c", limit=1000)["results"]]
+        pool = [json.loads(l)["pattern"] for l in open(a.queries) if json.loads(l)["class"] == "selective_literal"]
+        pool += rng.sample(names, min(190, len(names)))
+        weights = [1.0 / (i + 1) ** 1.1 for i in range(len(pool))]
+        for _ in range(a.log):
+            q = rng.choices(pool, weights)[0]
+            r = get(base, "/search", q=q, limit=50, context=0)
+            hits = r["results"]
+            # A user opens a few results: definition and hover there.
+            for h in hits[: rng.randint(0, 3)]:
+                for route in ("/definition", "/hover"):
+                    get(base, route, repo=h["repo"], path=h["path"], line=h["line"], character=h["start"])
+        b = get(base, "/monitoring/dashboard")["dashboard_state"]["metrics"]["performance"]["stageB"]
+        print(json.dumps(b, indent=1))
+    finally:
+        srv.terminate()
+        srv.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lens", required=True)
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--plain-bundle", required=True)
+    ap.add_argument("--queries", default=os.path.join(os.path.dirname(__file__), "queries/linux.jsonl"))
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--log", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--only", choices=["overhead", "lru"])
+    a = ap.parse_args()
+    if a.only in (None, "overhead"):
+        overhead(a)
+    if a.only in (None, "lru"):
+        lru(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
