@@ -30,6 +30,7 @@ pub mod precise;
 pub mod query;
 pub mod rank;
 pub mod search;
+pub mod semantic;
 pub mod symbols;
 pub mod text_index;
 pub mod tokenize;

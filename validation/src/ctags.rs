@@ -67,6 +67,8 @@ pub fn read_tags(path: &Path) -> std::io::Result<Vec<CtagsTag>> {
         .filter_map(|l| serde_json::from_str::<CtagsTag>(l).ok())
         .filter(|t| t.tag_type == "tag" && LANGUAGES.contains(&t.language.as_str()))
         .filter(|t| major_kind(&t.language, &t.kind).is_some())
+        // ctags names anonymous structs and unions itself (`__anon…`): no source name to search for.
+        .filter(|t| !t.name.starts_with("__anon"))
         .map(|mut t| {
             if let Some(p) = t.path.strip_prefix("./") {
                 t.path = p.to_string();

@@ -178,6 +178,16 @@ pub fn extract(lang: Option<&str>, content: &[u8]) -> Vec<SymbolDef> {
     nest(spec, raws, content)
 }
 
+/// The syntax tree as an S-expression (for writing tags queries).
+#[doc(hidden)]
+pub fn sexp(lang: &str, content: &[u8]) -> Option<String> {
+    let spec = registry().specs.iter().find(|s| s.name == lang)?;
+    PARSER.with_borrow_mut(|parser| {
+        parser.set_language(&spec.language).ok()?;
+        Some(parser.parse(content, None)?.root_node().to_sexp())
+    })
+}
+
 /// Parses without running the tags query (for measuring the split).
 #[doc(hidden)]
 pub fn parse_only(lang: Option<&str>, content: &[u8]) -> bool {
@@ -267,7 +277,8 @@ fn nest(spec: &LangSpec, mut raws: Vec<Raw>, content: &[u8]) -> Vec<SymbolDef> {
     // Open containers: (def end, out index or None for scope-only, scope path of children).
     let mut stack: Vec<(usize, Option<u32>, String)> = Vec::new();
     for (r, keep) in raws.into_iter().zip(keep) {
-        if !keep {
+        // Zero-width names are tree-sitter's MISSING nodes in broken code.
+        if !keep || r.name.0 == r.name.1 {
             continue;
         }
         while stack

@@ -53,7 +53,11 @@ impl FileSymbols {
                     def_start: r.def_start,
                     def_end: r.def_end,
                     line: r.line,
-                    parent: r.parent.and_then(|p| p.checked_sub(base)),
+                    // Parents precede children; anything else is dropped.
+                    parent: r
+                        .parent
+                        .filter(|&p| p < id)
+                        .and_then(|p| p.checked_sub(base)),
                 }
             })
             .collect();
@@ -87,7 +91,7 @@ impl FileSymbols {
             if d.name_start == start && d.name_end == end {
                 return Some(d);
             }
-            cur = d.parent.map(|p| &self.defs[p as usize]);
+            cur = d.parent.and_then(|p| self.defs.get(p as usize));
         }
         None
     }

@@ -94,19 +94,27 @@ impl SymbolTableWriter {
         while self.doc_starts.len() <= doc as usize {
             self.doc_starts.push(self.count);
         }
-        let base = self.count;
-        for d in defs {
+        // Stored record id of each def (skipped ones have none), so parents
+        // stay right when a def is dropped; a parent always precedes its child.
+        let mut stored: Vec<Option<u32>> = Vec::with_capacity(defs.len());
+        for (i, d) in defs.iter().enumerate() {
             let Some(name) = content
                 .get(d.name_start as usize..d.name_end as usize)
                 .filter(|n| !n.is_empty() && n.len() <= u16::MAX as usize)
             else {
+                stored.push(None);
                 continue;
             };
             let (scope_off, scope_len) = match &d.scope {
                 Some(s) if !s.is_empty() => self.intern(s),
                 _ => (NONE, 0),
             };
-            let parent = d.parent.map(|p| base + p).unwrap_or(NONE);
+            let parent = d
+                .parent
+                .filter(|&p| (p as usize) < i)
+                .and_then(|p| stored[p as usize])
+                .unwrap_or(NONE);
+            stored.push(Some(self.count));
             let r = &mut self.records;
             for v in [
                 doc,
@@ -406,7 +414,8 @@ impl<B: std::ops::Deref<Target = [u8]>> SymbolTable<B> {
             if r.name_start() == start && r.name_end() == end {
                 return Some(id);
             }
-            cand = r.parent();
+            // Parents precede children; anything else is not followed.
+            cand = r.parent().filter(|&p| p < id);
         }
         None
     }
@@ -451,5 +460,66 @@ impl RawRecord<'_> {
             scope_len: u16::from_le_bytes([self.0[32], self.0[33]]),
             kind: SymbolKind::from_u8(self.0[34]).unwrap_or(SymbolKind::Variable),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(kind: SymbolKind, name: (u32, u32), span: (u32, u32), parent: Option<u32>) -> SymbolDef {
+        SymbolDef {
+            kind,
+            name_start: name.0,
+            name_end: name.1,
+            def_start: span.0,
+            def_end: span.1,
+            line: 1,
+            parent,
+            scope: None,
+        }
+    }
+
+    /// A def dropped at write time (empty name) must not shift its siblings' parents.
+    #[test]
+    fn parents_survive_dropped_definitions() {
+        let content = b"struct A { b: u8 } fn c() {}";
+        let defs = [
+            def(SymbolKind::Struct, (7, 8), (0, 18), None),
+            def(SymbolKind::Field, (11, 11), (11, 16), Some(0)),
+            def(SymbolKind::Field, (11, 12), (11, 16), Some(0)),
+            def(SymbolKind::Function, (22, 23), (19, 28), Some(7)),
+        ];
+        let mut w = SymbolTableWriter::new();
+        w.add_doc(0, content, &defs);
+        let dir = tempfile::tempdir().unwrap();
+        let write = |p: &Path, b: &[u8]| std::fs::write(p, b).map_err(|e| Error::io(p, e));
+        w.finish(1, &write, dir.path()).unwrap();
+        let r = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        let t = SymbolTable::new(
+            r(RECORDS_FILE),
+            r(DOCS_FILE),
+            r(NAMES_FILE),
+            r(BYNAME_FILE),
+            r(STRINGS_FILE),
+            1,
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            t.record(1).parent,
+            Some(0),
+            "the field's parent is the struct"
+        );
+        assert_eq!(
+            t.record(2).parent,
+            None,
+            "a parent after the child is dropped"
+        );
+        assert_eq!(t.is_definition_name(0, 11, 12), Some(1));
+        assert_eq!(t.enclosing(0, 12, 13), Some(1));
+        assert_eq!(t.lookup(b"a", true).len(), 1);
+        assert!(t.lookup(b"a", false).is_empty());
     }
 }
