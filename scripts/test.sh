@@ -39,6 +39,9 @@ LENS_ORT_LIB="$(bash scripts/model/setup.sh)"
 export LENS_ORT_LIB
 export LENS_MODEL_PYTHON="$LENS_MODEL_VENV/bin/python"
 
+# The retrieval-evaluation scripts (validation/python: layout and scoring of batch output).
+PYTHONDONTWRITEBYTECODE=1 "$LENS_MODEL_PYTHON" -m unittest discover -q -s validation/python -p 'test_*.py'
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
