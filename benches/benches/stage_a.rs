@@ -112,7 +112,8 @@ fn bench_search(c: &mut Criterion) {
     }
     builder
         .finish(BundleMeta {
-            precise: None,
+            embeddings: None,
+        precise: None,
             bundle_version: "0.0.0-bench".into(),
             skipped: vec![],
             build: BuildSettings::default(),

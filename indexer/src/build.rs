@@ -12,6 +12,7 @@ use lens_core::bundle::{
 use lens_core::{lang, ngram, rank};
 use rayon::prelude::*;
 
+use crate::embed::{ChunkCollector, EmbedOutcome};
 use crate::walk::{RepoSpec, WalkedFile, git_commit, walk};
 use crate::{BuildError, IndexOptions, swap};
 
@@ -25,6 +26,7 @@ pub struct BuildSummary {
     pub elapsed: Duration,
     pub lexical_elapsed: Duration,
     pub bundle_bytes: u64,
+    pub embeddings: EmbedOutcome,
 }
 
 impl BuildSummary {
@@ -51,6 +53,16 @@ impl std::fmt::Display for BuildSummary {
         )?;
         if self.manifest.build.symbols {
             writeln!(f, "{} definitions (tree-sitter)", c.symbols)?;
+        }
+        match (&self.embeddings, &self.manifest.build.embeddings) {
+            (EmbedOutcome::Embedded { chunks, seconds }, Some(info)) => writeln!(
+                f,
+                "embedded {chunks} chunks with {} in {seconds:.1} s ({:.1} chunks/s)",
+                info.model.model_id,
+                *chunks as f64 / seconds.max(1e-9)
+            )?,
+            (EmbedOutcome::Skipped(why), _) => writeln!(f, "embeddings: {why}")?,
+            _ => {}
         }
         for p in &self.manifest.build.precise {
             writeln!(
@@ -96,11 +108,18 @@ thread_local! {
 }
 
 enum Prepared {
-    Doc(PreparedDoc),
+    /// A file to index, with its chunks to embed (empty unless the build embeds).
+    Doc(PreparedDoc, Vec<lens_core::semantic::chunks::Chunk>),
     Skip(Skip),
 }
 
-fn prepare(f: &WalkedFile, static_rank: f32, repo_name: &str, opts: &IndexOptions) -> Prepared {
+fn prepare(
+    f: &WalkedFile,
+    static_rank: f32,
+    repo_name: &str,
+    opts: &IndexOptions,
+    chunking: bool,
+) -> Prepared {
     let skip = |reason, detail: String| {
         Prepared::Skip(Skip {
             repo: repo_name.to_string(),
@@ -142,15 +161,23 @@ fn prepare(f: &WalkedFile, static_rank: f32, repo_name: &str, opts: &IndexOption
     } else {
         Vec::new()
     };
-    Prepared::Doc(PreparedDoc {
-        repo: f.repo,
-        path: f.rel_path.clone(),
-        lang: language,
-        symbols,
-        static_rank,
-        content,
-        trigrams,
-    })
+    let chunks = if chunking {
+        lens_core::semantic::chunks::chunks_of(&content, &symbols)
+    } else {
+        Vec::new()
+    };
+    Prepared::Doc(
+        PreparedDoc {
+            repo: f.repo,
+            path: f.rel_path.clone(),
+            lang: language,
+            symbols,
+            static_rank,
+            content,
+            trigrams,
+        },
+        chunks,
+    )
 }
 
 /// Builds a bundle of `repos` at `out`, replacing a previous bundle there atomically.
@@ -214,7 +241,17 @@ pub fn build(
         path: tmp.clone(),
         source: e,
     })?;
-    let result = build_into(&tmp, repos, keyed, skips, total_bytes, opts, started);
+    let collector = ChunkCollector::start(&opts.embed)?;
+    let result = build_into(
+        &tmp,
+        repos,
+        keyed,
+        skips,
+        total_bytes,
+        opts,
+        collector,
+        started,
+    );
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -240,6 +277,8 @@ fn build_into(
     mut skips: Vec<Skip>,
     total_bytes: u64,
     opts: &IndexOptions,
+    // The model and the chunks gathered for it, or why the build does not embed.
+    mut collector: Result<ChunkCollector, String>,
     started: Instant,
 ) -> Result<BuildSummary, BuildError> {
     let bar = if opts.progress {
@@ -277,11 +316,20 @@ fn build_into(
     // the single appender, which writes content, postings and tantivy input.
     let (tx, rx) = sync_channel::<Vec<Prepared>>(2);
     let producer_opts = opts.clone();
+    let chunking = collector.is_ok();
     let producer = std::thread::spawn(move || {
         for batch in files.chunks(BATCH_FILES) {
             let prepared: Vec<Prepared> = batch
                 .par_iter()
-                .map(|(rank, f)| prepare(f, *rank, &names[f.repo as usize], &producer_opts))
+                .map(|(rank, f)| {
+                    prepare(
+                        f,
+                        *rank,
+                        &names[f.repo as usize],
+                        &producer_opts,
+                        chunking,
+                    )
+                })
                 .collect();
             if tx.send(prepared).is_err() {
                 break;
@@ -292,11 +340,18 @@ fn build_into(
     for batch in rx {
         for p in batch {
             match p {
-                Prepared::Doc(d) => {
+                Prepared::Doc(d, chunks) => {
                     bar.inc(d.content.len() as u64);
-                    if let Err(e) = builder.add(d) {
-                        append_result = Err(e);
-                        break;
+                    match builder.add(d) {
+                        Ok(doc) => {
+                            if let Ok(c) = collector.as_mut() {
+                                c.add(doc, chunks);
+                            }
+                        }
+                        Err(e) => {
+                            append_result = Err(e);
+                            break;
+                        }
                     }
                 }
                 Prepared::Skip(s) => skips.push(s),
@@ -330,7 +385,22 @@ fn build_into(
         let (w, s) = crate::precise::import(&opts.precise, &files)?;
         (Some(w), s)
     };
+    let (embeddings, embed_info, embed_outcome) = match collector {
+        Ok(c) => {
+            let total = c.chunk_count() as u64;
+            bar.set_message(format!("embedding {total} chunks"));
+            bar.set_length(total);
+            bar.set_position(0);
+            let (stored, outcome) = c.embed(|done| bar.set_position(done as u64))?;
+            match stored {
+                Some((w, info)) => (Some(w), Some(info), outcome),
+                None => (None, None, outcome),
+            }
+        }
+        Err(why) => (None, None, EmbedOutcome::Skipped(why)),
+    };
     let manifest = builder.finish(BundleMeta {
+        embeddings,
         precise,
         bundle_version: opts.bundle_version.clone(),
         skipped: skips,
@@ -342,6 +412,7 @@ fn build_into(
             symbols: opts.symbols,
             tags_query_compile_us: tags_compile.as_micros() as u64,
             precise: precise_sources,
+            embeddings: embed_info,
         },
     })?;
     bar.finish_and_clear();
@@ -351,5 +422,6 @@ fn build_into(
         elapsed: started.elapsed(),
         lexical_elapsed,
         bundle_bytes,
+        embeddings: embed_outcome,
     })
 }

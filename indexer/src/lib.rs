@@ -7,6 +7,7 @@
 //! place only when complete.
 
 mod build;
+pub mod embed;
 pub mod precise;
 mod swap;
 pub mod symbols;
@@ -15,6 +16,7 @@ pub mod walk;
 use std::path::PathBuf;
 
 pub use build::{BuildSummary, build};
+pub use embed::{EmbedMode, EmbedOptions, EmbedOutcome};
 pub use walk::RepoSpec;
 
 /// How to walk and what to index.
@@ -38,6 +40,8 @@ pub struct IndexOptions {
     pub symbols: bool,
     /// SCIP indexes and LSIF dumps to import.
     pub precise: precise::PreciseInputs,
+    /// Chunk embeddings for Stage-C.
+    pub embed: embed::EmbedOptions,
 }
 
 impl Default for IndexOptions {
@@ -52,6 +56,7 @@ impl Default for IndexOptions {
             text_index: true,
             symbols: true,
             precise: precise::PreciseInputs::default(),
+            embed: embed::EmbedOptions::default(),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! One entry point for a query-language query: symbol queries (`sym:`,
-//! `kind:`, `type:symbol`) go to Stage-B's symbol search, the rest to Stage-A.
+//! `kind:`, `type:symbol`) go to Stage-B's symbol search, natural-language
+//! queries (as the gate judges them) to ranked semantic retrieval, the rest to
+//! Stage-A.
 
 use crate::bundle::BundleReader;
 use crate::error::{Error, Result};
@@ -7,6 +9,7 @@ use crate::limits::{Deadline, Limits};
 use crate::plan::Plan;
 use crate::query::parse::Query;
 use crate::search::{SearchResult, search};
+use crate::semantic::{SemanticPlan, SemanticResult, StageC, Stages, gate, search_semantic};
 use crate::symbols::query::{SymbolPlan, SymbolResult, is_symbol_query, search_symbols};
 
 /// A planned query of either kind.
@@ -14,9 +17,31 @@ use crate::symbols::query::{SymbolPlan, SymbolResult, is_symbol_query, search_sy
 pub enum Planned {
     Text(Box<Plan>),
     Symbols(SymbolPlan),
+    Semantic(SemanticPlan),
 }
 
 impl Planned {
+    /// Plans raw query text: natural language goes to semantic retrieval when `stages`
+    /// allows it (ranked mode only: an exhaustive search means every exact match).
+    /// Prose need not parse as the query language ("(if any)", a lone `or`).
+    pub fn from_text(text: &str, limits: Limits, stages: Option<Stages>) -> Result<Planned> {
+        let parsed = crate::query::parse(text);
+        let symbolic = parsed.as_ref().is_ok_and(is_symbol_query);
+        if let Some(stages) = stages.filter(|_| !limits.exhaustive && !symbolic) {
+            let decision = gate(text);
+            if decision.natural_language {
+                return Ok(Planned::Semantic(SemanticPlan {
+                    text: text.trim().to_string(),
+                    limits,
+                    stages,
+                    fusion: Default::default(),
+                    gate_score: decision.score,
+                }));
+            }
+        }
+        Planned::from_query(&parsed?, limits)
+    }
+
     pub fn from_query(q: &Query, limits: Limits) -> Result<Planned> {
         if is_symbol_query(q) {
             Ok(Planned::Symbols(SymbolPlan::from_query(q, limits)?))
@@ -31,6 +56,7 @@ impl Planned {
 pub enum Outcome {
     Text(SearchResult),
     Symbols(SymbolResult),
+    Semantic(SemanticResult),
 }
 
 impl Outcome {
@@ -38,6 +64,7 @@ impl Outcome {
         match self {
             Outcome::Text(r) => r.hits.is_empty(),
             Outcome::Symbols(r) => r.hits.is_empty(),
+            Outcome::Semantic(r) => r.hits.is_empty(),
         }
     }
 
@@ -46,13 +73,25 @@ impl Outcome {
         match self {
             Outcome::Text(r) => serde_json::json!({"results": r.hits, "stats": r.stats}),
             Outcome::Symbols(r) => serde_json::json!({"results": r.hits, "stats": r.stats}),
+            Outcome::Semantic(r) => serde_json::json!({"results": r.hits, "stats": r.stats}),
         }
     }
 }
 
-/// Runs a planned query.
+/// Runs a planned query without a model (semantic plans return the Stage-B order).
 pub fn execute(bundle: &BundleReader, planned: &Planned, deadline: &Deadline) -> Result<Outcome> {
+    execute_with(bundle, planned, deadline, None)
+}
+
+/// Runs a planned query; `stage_c` is the loaded embedding model, if any.
+pub fn execute_with(
+    bundle: &BundleReader,
+    planned: &Planned,
+    deadline: &Deadline,
+    stage_c: Option<&StageC>,
+) -> Result<Outcome> {
     match planned {
+        Planned::Semantic(p) => search_semantic(bundle, p, stage_c, deadline).map(Outcome::Semantic),
         Planned::Text(p) => search(bundle, p, deadline).map(Outcome::Text),
         Planned::Symbols(p) => {
             if bundle.symbols().is_none() {

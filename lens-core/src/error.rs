@@ -36,6 +36,9 @@ pub enum Error {
     /// The full-text (tantivy) index failed.
     #[error("text index: {0}")]
     TextIndex(String),
+    /// The embedding model (or ONNX Runtime) is missing or failed.
+    #[error("embedding model: {0}")]
+    Model(String),
 }
 
 impl Error {
@@ -64,6 +67,7 @@ impl Error {
             Error::UnsupportedFormat { .. } => "unsupported_format",
             Error::Io { .. } => "io",
             Error::TextIndex(_) => "text_index",
+            Error::Model(_) => "model_unavailable",
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The lens search engine as a plain library: the index bundle format, the
 //! query language, Stage-A lexical search (n-gram candidates verified over
-//! memory-mapped content) and ranking. No HTTP, no async runtime.
+//! memory-mapped content), Stage-B symbols, Stage-C semantic retrieval (an
+//! ONNX model through `ort`) and ranking. No HTTP, no async runtime.
 //!
 //! ```no_run
 //! use lens_core::{BundleReader, Deadline, Limits, Plan, parse, search};
@@ -36,7 +37,7 @@ pub mod text_index;
 pub mod tokenize;
 
 pub use bundle::{BundleBuilder, BundleReader};
-pub use engine::{Outcome, Planned, execute};
+pub use engine::{Outcome, Planned, execute, execute_with};
 pub use error::{Error, Result};
 pub use limits::{Deadline, Limits};
 pub use plan::{CandidatePolicy, GrepRequest, Plan};

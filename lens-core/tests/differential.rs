@@ -194,6 +194,7 @@ fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
         .unwrap();
     }
     b.finish(BundleMeta {
+        embeddings: None,
         precise: None,
         bundle_version: "0.0.0-test".into(),
         skipped: vec![],

@@ -17,6 +17,10 @@ pub fn index(paths: &[&Path], out: &Path, extra: &[&str]) -> Output {
         .arg(out)
         .args(extra)
         .arg("--quiet");
+    // Embedding is Stage-C's business; other tests index without it (auto would embed small trees).
+    if !extra.contains(&"--embed") {
+        c.args(["--embed", "off"]);
+    }
     let o = c.output().expect("lens index runs");
     assert!(
         o.status.success(),

@@ -33,7 +33,7 @@ fn kill_midway(src: &Path, out: &Path) -> PathBuf {
         .arg(src)
         .arg("--out")
         .arg(out)
-        .arg("--quiet")
+        .args(["--quiet", "--embed", "off"])
         .spawn()
         .unwrap();
     let tmp = temp_dir_of(out, child.id());

@@ -8,6 +8,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use lens_server::server::auth::{Policy, hash_key};
 use lens_server::server::config::{Config, KeyEntry, LimitsConfig};
+use lens_server::server::semantic::SemanticService;
 use lens_server::server::{AppState, router};
 use tower::ServiceExt;
 
@@ -64,6 +65,7 @@ fn fixture(policy: Policy, limits: LimitsConfig) -> Fixture {
         },
         policy,
         &audit,
+        SemanticService::disabled("not under test"),
     )
     .unwrap();
     Fixture {

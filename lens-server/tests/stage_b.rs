@@ -11,6 +11,7 @@ use axum::http::Request;
 use http_body_util::BodyExt;
 use lens_server::server::auth::Policy;
 use lens_server::server::config::Config;
+use lens_server::server::semantic::SemanticService;
 use lens_server::server::{AppState, router};
 use tower::ServiceExt;
 
@@ -26,6 +27,7 @@ fn state(bundle: &Path, dir: &Path) -> Arc<AppState> {
         Config::default(),
         Policy::Permissive,
         &dir.join("audit.jsonl"),
+        SemanticService::disabled("not under test"),
     )
     .unwrap()
 }

@@ -18,3 +18,5 @@ mod page;
 mod dashboards;
 // Stage-B: symbols, precise navigation (SCIP, LSIF), ctags agreement.
 mod stage_b;
+// Stage-C: model loading (tiny and real), bundle embeddings, gate, cutoff, deadline, missing model.
+mod stage_c;

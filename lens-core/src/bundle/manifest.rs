@@ -108,6 +108,20 @@ pub struct BuildSettings {
     /// Imported SCIP indexes and LSIF dumps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub precise: Vec<PreciseSource>,
+    /// Chunk embeddings (Stage-C) and the model that made them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<EmbeddingsInfo>,
+}
+
+/// What the bundle's embeddings are: a bundle and its model are released together.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EmbeddingsInfo {
+    pub model: crate::semantic::ModelId,
+    pub chunks: u64,
+    /// `int8`: one signed byte per dimension, one f32 scale per vector.
+    pub quantisation: String,
+    /// Wall time of the embedding pass, in milliseconds.
+    pub build_ms: u64,
 }
 
 /// One imported SCIP index or LSIF dump.

@@ -12,6 +12,7 @@ use super::*;
 use crate::error::{Error, Result};
 use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup};
 use crate::precise::{self, PreciseTable};
+use crate::semantic::store::{self, EmbeddingStore};
 use crate::symbols::table as symtab;
 use crate::symbols::{SymbolCache, SymbolTable};
 use crate::text_index::TextIndex;
@@ -55,6 +56,7 @@ pub struct BundleReader {
     symbols: Option<SymbolTable<Mapped>>,
     symbol_cache: SymbolCache,
     precise: Option<PreciseTable<Mapped>>,
+    embeddings: Option<EmbeddingStore<Mapped>>,
     doc_count: usize,
 }
 
@@ -145,6 +147,20 @@ impl BundleReader {
                 dir,
             )?)
         };
+        let embeddings = match &manifest.build.embeddings {
+            None => None,
+            Some(info) => {
+                let m = |f: &str| Mapped::open(&dir.join(f));
+                Some(EmbeddingStore::new(
+                    m(store::VECTORS_FILE)?,
+                    m(store::CHUNKS_FILE)?,
+                    m(store::DOCS_FILE)?,
+                    info.model.dims,
+                    doc_count,
+                    dir,
+                )?)
+            }
+        };
         Ok(BundleReader {
             dir: dir.to_path_buf(),
             manifest,
@@ -156,6 +172,7 @@ impl BundleReader {
             symbols,
             symbol_cache: SymbolCache::new(SYMBOL_CACHE_FILES),
             precise,
+            embeddings,
             doc_count,
         })
     }
@@ -231,6 +248,11 @@ impl BundleReader {
     /// Imported SCIP/LSIF data, when the bundle has any.
     pub fn precise(&self) -> Option<&PreciseTable<Mapped>> {
         self.precise.as_ref()
+    }
+
+    /// Stored chunk embeddings (Stage-C), when the bundle has them.
+    pub fn embeddings(&self) -> Option<&EmbeddingStore<Mapped>> {
+        self.embeddings.as_ref()
     }
 
     /// The per-file symbol cache of this bundle.

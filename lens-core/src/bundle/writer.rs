@@ -36,6 +36,8 @@ pub struct BundleMeta {
     pub bundle_version: String,
     /// Imported precise data, if any (its sources are in `build.precise`).
     pub precise: Option<crate::precise::PreciseWriter>,
+    /// Chunk embeddings, if any (described in `build.embeddings`).
+    pub embeddings: Option<crate::semantic::store::EmbeddingWriter>,
     pub skipped: Vec<Skip>,
     pub build: BuildSettings,
 }
@@ -193,6 +195,9 @@ impl BundleBuilder {
         }
         if let Some(precise) = meta.precise {
             precise.finish(records.len(), &|p, b| write_synced(p, b), &dir)?;
+        }
+        if let Some(embeddings) = meta.embeddings {
+            embeddings.finish(records.len(), &|p, b| write_synced(p, b), &dir)?;
         }
         let has_text = text.is_some();
         if let Some(text) = text {

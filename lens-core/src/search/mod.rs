@@ -42,6 +42,9 @@ pub struct Hit {
     /// The match is the name of a definition.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub definition: bool,
+    /// Ranking signals of a natural-language (semantic) result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signals: Option<crate::semantic::Signals>,
     #[serde(skip)]
     pub doc: u32,
 }
@@ -242,6 +245,7 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
                 score: *score,
                 symbol: None,
                 definition: false,
+                signals: None,
                 doc: m.doc,
             });
             continue;
@@ -273,6 +277,7 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
                 score: *score,
                 symbol: sym.and_then(|x| x.enclosing.clone()),
                 definition: sym.is_some_and(|x| x.definition),
+                signals: None,
                 doc: m.doc,
             });
         }
@@ -355,7 +360,8 @@ fn bm25_scores(bundle: &BundleReader, text: &str, k: usize) -> Result<HashMap<u3
 }
 
 /// The line around a match, cut to a window on char boundaries when long.
-fn snippet(content: &[u8], line_start: usize, start: usize, end: usize) -> String {
+/// The line around a span, windowed to [`MAX_SNIPPET_BYTES`] around it when long.
+pub(crate) fn snippet(content: &[u8], line_start: usize, start: usize, end: usize) -> String {
     let line_end = line_end(content, line_start);
     let (mut from, mut to) = (line_start, line_end);
     if to - from > MAX_SNIPPET_BYTES {

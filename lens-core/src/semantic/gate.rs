@@ -59,7 +59,7 @@ const W_STRONG: f32 = -4.0;
 const W_MODERATE: f32 = -2.0;
 
 /// Function words and the verbs of programming questions.
-const STOPWORDS: &[&str] = &[
+pub(crate) const STOPWORDS: &[&str] = &[
     "a", "about", "after", "all", "an", "and", "any", "are", "as", "at", "be", "before", "between",
     "by", "can", "do", "does", "each", "every", "for", "from", "get", "how", "if", "in", "into",
     "is", "it", "its", "my", "not", "of", "on", "one", "only", "or", "over", "should", "some",

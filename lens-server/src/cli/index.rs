@@ -40,12 +40,26 @@ pub struct IndexArgs {
     /// Import an LSIF dump (repeatable), streamed line by line.
     #[arg(long, value_name = "DUMP.lsif")]
     pub lsif: Vec<PathBuf>,
+    /// Embed definitions and file heads for semantic search (Stage-C): `auto` embeds when
+    /// the model is installed and the corpus has at most 20,000 chunks.
+    #[arg(long, value_enum, default_value_t = EmbedArg::Auto)]
+    pub embed: EmbedArg,
+    /// Model directory (default: $LENS_MODEL_DIR, else ~/.cache/lens/models/all-minilm-l6-v2).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmbedArg {
+    Auto,
+    On,
+    Off,
 }
 
 pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
@@ -60,6 +74,14 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
         precise: indexer::precise::PreciseInputs {
             scip: a.scip,
             lsif: a.lsif,
+        },
+        embed: indexer::EmbedOptions {
+            mode: match a.embed {
+                EmbedArg::Auto => indexer::EmbedMode::Auto,
+                EmbedArg::On => indexer::EmbedMode::On,
+                EmbedArg::Off => indexer::EmbedMode::Off,
+            },
+            model_dir: a.model,
         },
         progress: !a.quiet && std::io::stderr().is_terminal(),
         ..IndexOptions::default()
@@ -76,6 +98,15 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
             "skipped_by_reason": c.skipped_by_reason,
             "symbols": c.symbols,
             "precise": summary.manifest.build.precise,
+            "embeddings": match &summary.embeddings {
+                indexer::EmbedOutcome::Embedded { chunks, seconds } => serde_json::json!({
+                    "model": summary.manifest.build.embeddings.as_ref().map(|e| &e.model),
+                    "chunks": chunks,
+                    "seconds": seconds,
+                    "chunks_per_s": *chunks as f64 / seconds.max(1e-9),
+                }),
+                indexer::EmbedOutcome::Skipped(why) => serde_json::json!({"skipped": why}),
+            },
             "elapsed_s": summary.elapsed.as_secs_f64(),
             "lexical_elapsed_s": summary.lexical_elapsed.as_secs_f64(),
             "mb_per_s": summary.mb_per_s(),

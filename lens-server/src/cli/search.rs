@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use lens_core::semantic::{Embedder, SemanticResult, StageC, Stages};
 use lens_core::symbols::query::SymbolResult;
 use lens_core::{
     BundleReader, Deadline, GrepRequest, Limits, Outcome, Plan, Planned, SearchResult,
@@ -51,6 +52,70 @@ pub struct SearchArgs {
     /// Run one query per JSON line of FILE, opening the bundle once.
     #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["query", "patterns"])]
     pub batch: Option<PathBuf>,
+    /// Stages for natural-language queries: `abc` (BM25, symbols, embeddings), `ab`, `a`,
+    /// or `exact` to read every query as the exact query language.
+    #[arg(long, value_enum, default_value_t = StagesArg::Abc)]
+    pub stages: StagesArg,
+    /// Embedding model directory (default: $LENS_MODEL_DIR, else ~/.cache/lens/models/all-minilm-l6-v2).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StagesArg {
+    Exact,
+    A,
+    Ab,
+    Abc,
+}
+
+impl StagesArg {
+    fn stages(self) -> Option<Stages> {
+        match self {
+            StagesArg::Exact => None,
+            StagesArg::A => Some(Stages {
+                symbols: false,
+                semantic: false,
+            }),
+            StagesArg::Ab => Some(Stages {
+                symbols: true,
+                semantic: false,
+            }),
+            StagesArg::Abc => Some(Stages::default()),
+        }
+    }
+}
+
+/// The embedding model, loaded on first need: most queries never need it.
+struct LazyModel<'a> {
+    dir: Option<&'a std::path::Path>,
+    loaded: std::cell::OnceCell<Option<StageC>>,
+}
+
+impl LazyModel<'_> {
+    fn get(&self, bundle: &BundleReader, plan: &Planned) -> Option<&StageC> {
+        let wants = matches!(plan, Planned::Semantic(p) if p.stages.semantic)
+            && bundle.embeddings().is_some();
+        if !wants {
+            return None;
+        }
+        self.loaded
+            .get_or_init(|| {
+                let dir = self
+                    .dir
+                    .map(std::path::Path::to_path_buf)
+                    .or_else(lens_core::semantic::model::default_model_dir)?;
+                match Embedder::load(&dir, 2) {
+                    Ok(e) => Some(StageC::new(e)),
+                    Err(e) => {
+                        eprintln!("lens: semantic stage unavailable: {e}");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +128,9 @@ struct BatchLine {
     flags: BatchFlags,
     limit: Option<usize>,
     exhaustive: Option<bool>,
+    stages: Option<StagesArg>,
+    /// Fusion weights and cutoff for a natural-language query (evaluation and tuning).
+    fusion: Option<lens_core::semantic::Fusion>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,7 +171,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
             if a.fixed_strings || a.ignore_case || a.word_regexp || !a.globs.is_empty() {
                 bail!("-F, -i, -w and -g go with -e; in a QUERY use \"...\", case:no and file:");
             }
-            Planned::from_query(&lens_core::parse(q)?, lim)?
+            Planned::from_text(q, lim, a.stages.stages())?
         }
         (None, false) => Planned::Text(Box::new(Plan::from_grep(
             &GrepRequest {
@@ -118,7 +186,11 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
     };
     let bundle = open(&a.bundle)?;
     let deadline = Deadline::after(Duration::from_millis(a.timeout_ms));
-    let outcome = lens_core::execute(&bundle, &plan, &deadline)?;
+    let model = LazyModel {
+        dir: a.model.as_deref(),
+        loaded: Default::default(),
+    };
+    let outcome = lens_core::execute_with(&bundle, &plan, &deadline, model.get(&bundle, &plan))?;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     if a.json {
@@ -128,6 +200,7 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
         match &outcome {
             Outcome::Text(r) => print_human(&mut out, r)?,
             Outcome::Symbols(r) => print_symbols(&mut out, r)?,
+            Outcome::Semantic(r) => print_semantic(&mut out, r)?,
         }
     }
     out.flush()?;
@@ -208,7 +281,45 @@ fn print_symbols(out: &mut impl Write, r: &SymbolResult) -> std::io::Result<()> 
     Ok(())
 }
 
+fn print_semantic(out: &mut impl Write, r: &SemanticResult) -> std::io::Result<()> {
+    for h in &r.hits {
+        let sym = h
+            .symbol
+            .as_ref()
+            .map(|s| format!(" [{} {}]", s.kind, s.name))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}/{}:{}:{}:{} {}",
+            h.repo,
+            h.path,
+            h.line,
+            h.start + 1,
+            sym,
+            h.snippet.trim()
+        )?;
+    }
+    let s = &r.stats;
+    let stage_c = match s.stage_c {
+        Some(lens_core::semantic::StageCState::Ran) => format!(
+            "semantic: {} scored, {} cut off",
+            s.scored, s.cut_off
+        ),
+        Some(state) => format!("semantic stage not run: {state:?}"),
+        None => "semantic stage not run".to_string(),
+    };
+    eprintln!(
+        "{} files for a natural-language query ({} lexical, {} nearest candidates; {}) in {:.2} ms",
+        s.results, s.lexical_candidates, s.dense_candidates, stage_c, s.elapsed_ms
+    );
+    Ok(())
+}
+
 fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::Result<ExitCode> {
+    let model = LazyModel {
+        dir: a.model.as_deref(),
+        loaded: Default::default(),
+    };
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
@@ -219,7 +330,7 @@ fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::R
             continue;
         }
         let doc = match serde_json::from_str::<BatchLine>(&line) {
-            Ok(req) => batch_one(bundle, req, a),
+            Ok(req) => batch_one(bundle, req, a, &model),
             Err(e) => {
                 serde_json::json!({"id": null, "line": n + 1, "error": {"code": "invalid_batch_line", "message": e.to_string()}})
             }
@@ -236,14 +347,21 @@ fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-fn batch_one(bundle: &BundleReader, req: BatchLine, a: &SearchArgs) -> serde_json::Value {
+fn batch_one(
+    bundle: &BundleReader,
+    req: BatchLine,
+    a: &SearchArgs,
+    model: &LazyModel,
+) -> serde_json::Value {
     let started = Instant::now();
     let lim = limits(
         req.limit.unwrap_or(a.limit),
         req.exhaustive.unwrap_or(a.exhaustive),
     );
     let plan = match (&req.query, &req.pattern) {
-        (Some(q), None) => lens_core::parse(q).and_then(|q| Planned::from_query(&q, lim)),
+        (Some(q), None) => {
+            Planned::from_text(q, lim, req.stages.unwrap_or(a.stages).stages())
+        }
         (None, Some(p)) => Plan::from_grep(
             &GrepRequest {
                 patterns: vec![p.clone()],
@@ -259,11 +377,18 @@ fn batch_one(bundle: &BundleReader, req: BatchLine, a: &SearchArgs) -> serde_jso
             return serde_json::json!({"id": req.id, "error": {"code": "invalid_batch_line", "message": "give exactly one of query or pattern"}});
         }
     };
+    let plan = plan.map(|mut p| {
+        if let (Planned::Semantic(s), Some(f)) = (&mut p, req.fusion) {
+            s.fusion = f;
+        }
+        p
+    });
     let result = plan.and_then(|p| {
-        lens_core::execute(
+        lens_core::execute_with(
             bundle,
             &p,
             &Deadline::after(Duration::from_millis(a.timeout_ms)),
+            model.get(bundle, &p),
         )
     });
     match result {

@@ -9,6 +9,7 @@ use clap::Args;
 
 use lens_server::server::auth::Policy;
 use lens_server::server::config::Config;
+use lens_server::server::semantic::SemanticService;
 use lens_server::server::{AppState, serve};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -30,6 +31,10 @@ pub struct ServeArgs {
     /// Append-only JSON-lines audit log [default: lens-audit.jsonl, or the config's `audit_log`].
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// Embedding model directory for Stage-C [default: $LENS_MODEL_DIR, else
+    /// ~/.cache/lens/models/all-minilm-l6-v2]; `none` serves without Stage-C.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 /// Chooses the policy: explicit flag, then config; with no keys a loopback
@@ -70,7 +75,31 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| config.audit_log.clone())
         .unwrap_or_else(|| PathBuf::from("lens-audit.jsonl"));
-    let state = AppState::new(&a.bundle, config, policy, &audit)?;
+    let semantic = if a.model.as_deref() == Some(std::path::Path::new("none")) {
+        SemanticService::disabled("disabled (--model none)")
+    } else {
+        SemanticService::load(
+            a.model
+                .clone()
+                .or_else(lens_core::semantic::model::default_model_dir)
+                .as_deref(),
+        )
+    };
+    match semantic.state.reason() {
+        None => eprintln!(
+            "lens: semantic stage: {} loaded",
+            semantic
+                .stage_c
+                .as_ref()
+                .map(|s| s.embedder().id().model_id.clone())
+                .unwrap_or_default()
+        ),
+        Some(why) => eprintln!(
+            "lens: semantic stage {}: {why}; natural-language queries get the lexical and symbol order",
+            semantic.state.as_str()
+        ),
+    }
+    let state = AppState::new(&a.bundle, config, policy, &audit, semantic)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

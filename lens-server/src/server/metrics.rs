@@ -33,6 +33,11 @@ pub struct DecisionLabel {
     pub decision: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 100 µs … ~13 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
@@ -59,6 +64,15 @@ pub struct Metrics {
     pub symbol_cache_lookups: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub precise_coverage_ratio: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub tags_query_compile_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Stage-C: the gate's decisions, what Stage-C did per natural-language query, the
+    /// candidates it scored and cut off, and the model's state (refreshed at each scrape).
+    pub semantic_gate: Family<DecisionLabel, Counter>,
+    pub stage_c_queries: Family<OutcomeLabel, Counter>,
+    pub stage_c_candidates_scored: Counter,
+    pub stage_c_candidates_cut_off: Counter,
+    pub model_loaded: Gauge,
+    pub query_embedding_cache_hits: Gauge,
+    pub query_embedding_cache_misses: Gauge,
 }
 
 impl Default for Metrics {
@@ -156,7 +170,56 @@ impl Metrics {
             "Time the bundle's build took to compile the tree-sitter tags queries",
             tags_query_compile_seconds.clone(),
         );
+        let semantic_gate = Family::<DecisionLabel, Counter>::default();
+        let stage_c_queries = Family::<OutcomeLabel, Counter>::default();
+        let stage_c_candidates_scored = Counter::default();
+        let stage_c_candidates_cut_off = Counter::default();
+        let model_loaded = Gauge::default();
+        let query_embedding_cache_hits = Gauge::default();
+        let query_embedding_cache_misses = Gauge::default();
+        registry.register(
+            "semantic_gate_decisions",
+            "Ranked query-language searches by the gate's decision (natural_language or code)",
+            semantic_gate.clone(),
+        );
+        registry.register(
+            "stage_c_queries",
+            "Natural-language searches by what Stage-C did (ran, skipped_deadline, no_model, no_embeddings, model_mismatch, disabled, failed)",
+            stage_c_queries.clone(),
+        );
+        registry.register(
+            "stage_c_candidates_scored",
+            "Candidates Stage-C scored",
+            stage_c_candidates_scored.clone(),
+        );
+        registry.register(
+            "stage_c_candidates_cut_off",
+            "Candidates Stage-C's confidence cutoff dropped",
+            stage_c_candidates_cut_off.clone(),
+        );
+        registry.register(
+            "model_loaded",
+            "1 when the embedding model is loaded, else 0",
+            model_loaded.clone(),
+        );
+        registry.register(
+            "query_embedding_cache_hits",
+            "Query embeddings served from the LRU cache since start",
+            query_embedding_cache_hits.clone(),
+        );
+        registry.register(
+            "query_embedding_cache_misses",
+            "Query embeddings computed by the model since start",
+            query_embedding_cache_misses.clone(),
+        );
         Metrics {
+            semantic_gate,
+            stage_c_queries,
+            stage_c_candidates_scored,
+            stage_c_candidates_cut_off,
+            model_loaded,
+            query_embedding_cache_hits,
+            query_embedding_cache_misses,
             symbol_cache_hit_ratio,
             symbol_cache_lookups,
             precise_coverage_ratio,

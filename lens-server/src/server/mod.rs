@@ -10,6 +10,7 @@ pub mod metrics;
 mod navigation;
 pub mod ratelimit;
 mod routes;
+pub mod semantic;
 pub mod trace;
 
 use std::collections::HashMap;
@@ -113,6 +114,8 @@ pub struct AppState {
     pub audit: AuditLog,
     pub inflight: Arc<Semaphore>,
     pub started: Instant,
+    /// Stage-C: the embedding model (or why there is none) and its window.
+    pub semantic: semantic::SemanticService,
 }
 
 impl AppState {
@@ -121,6 +124,7 @@ impl AppState {
         config: Config,
         policy: Policy,
         audit_path: &Path,
+        semantic: semantic::SemanticService,
     ) -> anyhow::Result<Arc<AppState>> {
         let bundle = LoadedBundle::open(bundle_dir)?;
         let audit = AuditLog::open(audit_path)
@@ -138,6 +142,7 @@ impl AppState {
             stage_b_window: Window::new(Duration::from_secs(300)),
             audit,
             started: Instant::now(),
+            semantic,
         }))
     }
 }

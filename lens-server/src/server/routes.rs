@@ -11,13 +11,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use lens_core::query::{Expr, Pattern};
+use lens_core::semantic::Stages;
 use lens_core::{Deadline, Limits, Outcome, Planned};
 use serde::Deserialize;
 
 use super::dashboard::{Window, tail_compliant};
 use super::error::ApiError;
-use super::metrics::StageLabel;
+use super::metrics::{DecisionLabel, OutcomeLabel, StageLabel};
 use super::navigation::{definition, hover, references};
+use super::semantic::ModelState;
 use super::{AppState, LoadedBundle};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -76,6 +78,28 @@ pub struct SearchParams {
     lang: Option<String>,
     repo: Option<String>,
     file: Option<String>,
+    /// Stages for natural-language queries: `abc` (default), `ab`, `a`, or `exact`.
+    stages: Option<String>,
+}
+
+/// The `stages` parameter: `None` reads every query as the exact query language.
+fn parse_stages(s: Option<&str>) -> Result<Option<Stages>, ApiError> {
+    match s.unwrap_or("abc") {
+        "exact" => Ok(None),
+        "a" => Ok(Some(Stages {
+            symbols: false,
+            semantic: false,
+        })),
+        "ab" => Ok(Some(Stages {
+            symbols: true,
+            semantic: false,
+        })),
+        "abc" => Ok(Some(Stages::default())),
+        other => Err(ApiError::bad_request(
+            "invalid_parameters",
+            format!("stages must be exact, a, ab or abc, not {other:?}"),
+        )),
+    }
 }
 
 /// Query-string problems (unknown or malformed parameters) as JSON errors.
@@ -203,22 +227,12 @@ async fn run_search(
         }
     };
 
-    let mut query = lens_core::parse(q).inspect_err(|_| st.metrics.reject("invalid_query"))?;
-    query.symbols |= symbols_only;
-    let mut filters = Vec::new();
-    if let Some(l) = &p.lang {
-        filters.push(Expr::Lang(l.to_ascii_lowercase()));
-    }
-    if let Some(r) = &p.repo {
-        filters.push(Expr::Repo(regex_filter(r)));
-    }
-    if let Some(f) = &p.file {
-        filters.push(Expr::File(regex_filter(f)));
-    }
-    if !filters.is_empty() {
-        filters.insert(0, query.expr);
-        query.expr = Expr::And(filters);
-    }
+    let stages = parse_stages(p.stages.as_deref())
+        .inspect_err(|_| st.metrics.reject("invalid_parameters"))?;
+    let has_filters = p.lang.is_some() || p.repo.is_some() || p.file.is_some();
+    // Only a plain ranked query is judged by the gate: filters, symbol routes and
+    // exhaustive searches ask for exact matching.
+    let gated = stages.is_some() && !has_filters && !symbols_only && !exhaustive;
     let limits = if exhaustive {
         Limits {
             max_regex_size: limits_cfg.max_regex_bytes,
@@ -230,8 +244,43 @@ async fn run_search(
             ..Limits::top(limit)
         }
     };
-    let mut plan =
-        Planned::from_query(&query, limits).inspect_err(|e| st.metrics.reject(e.code()))?;
+    let planned = if gated {
+        Planned::from_text(q, limits, stages)
+    } else {
+        lens_core::parse(q).and_then(|mut query| {
+            query.symbols |= symbols_only;
+            let mut filters = Vec::new();
+            if let Some(l) = &p.lang {
+                filters.push(Expr::Lang(l.to_ascii_lowercase()));
+            }
+            if let Some(r) = &p.repo {
+                filters.push(Expr::Repo(regex_filter(r)));
+            }
+            if let Some(f) = &p.file {
+                filters.push(Expr::File(regex_filter(f)));
+            }
+            if !filters.is_empty() {
+                filters.insert(0, query.expr);
+                query.expr = Expr::And(filters);
+            }
+            Planned::from_query(&query, limits)
+        })
+    };
+    let mut plan = planned.inspect_err(|e| st.metrics.reject(e.code()))?;
+    if gated {
+        let decision = if matches!(plan, Planned::Semantic(_)) {
+            "natural_language"
+        } else {
+            st.semantic.window.record_lexical();
+            "code"
+        };
+        st.metrics
+            .semantic_gate
+            .get_or_create(&DecisionLabel {
+                decision: decision.into(),
+            })
+            .inc();
+    }
     if matches!(plan, Planned::Symbols(_)) && bundle.reader.symbols().is_none() {
         st.metrics.reject("no_symbol_table");
         return Err(ApiError::bad_request(
@@ -256,9 +305,15 @@ async fn run_search(
     let started = Instant::now();
     let deadline = Deadline::after(timeout);
     let worker_bundle = bundle.clone();
+    let worker_state = st.clone();
     let result = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        lens_core::execute(&worker_bundle.reader, &plan, &deadline)
+        lens_core::execute_with(
+            &worker_bundle.reader,
+            &plan,
+            &deadline,
+            worker_state.semantic.stage_c.as_ref(),
+        )
     })
     .await
     .map_err(|_| {
@@ -320,6 +375,49 @@ async fn run_search(
                 page,
                 result.hits.len(),
                 serde_json::to_value(&result.stats).expect("stats serialise"),
+                timings,
+            )
+        }
+        Outcome::Semantic(result) => {
+            let s = &result.stats;
+            observe("stage_a", s.stage_a_ms / 1e3);
+            if let Some(b) = s.stage_b_ms {
+                observe("stage_b", b / 1e3);
+                st.stage_b_window.record(b, false, false);
+            }
+            if let Some(c) = s.stage_c_ms {
+                observe("stage_c", c / 1e3);
+            }
+            st.window.record(s.stage_a_ms, false, false);
+            st.semantic.window.record_semantic(s);
+            if let Some(state) = s.stage_c {
+                let outcome = serde_json::to_value(state).expect("state serialises");
+                m.stage_c_queries
+                    .get_or_create(&OutcomeLabel {
+                        outcome: outcome.as_str().unwrap_or("unknown").to_string(),
+                    })
+                    .inc();
+            }
+            m.stage_c_candidates_scored.inc_by(s.scored as u64);
+            m.stage_c_candidates_cut_off.inc_by(s.cut_off as u64);
+            if s.timed_out {
+                m.timeouts.inc();
+            }
+            let page: Vec<serde_json::Value> = result
+                .hits
+                .iter()
+                .take(limit)
+                .map(|h| hit_json(&bundle, h, context))
+                .collect();
+            let timings = serde_json::json!({
+                "stage_a": s.stage_a_ms,
+                "stage_b": s.stage_b_ms,
+                "stage_c": s.stage_c_ms,
+            });
+            (
+                page,
+                result.hits.len(),
+                serde_json::to_value(s).expect("stats serialise"),
                 timings,
             )
         }
@@ -390,12 +488,16 @@ fn hit_json(bundle: &LoadedBundle, h: &lens_core::Hit, context: usize) -> serde_
     } else {
         (vec![], vec![])
     };
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "repo": h.repo, "path": h.path, "language": h.language, "line": h.line,
         "start": h.start, "end": h.end, "abs_start": h.abs_start, "abs_end": h.abs_end,
         "snippet": h.snippet, "context_before": before, "context_after": after, "score": h.score,
         "symbol": h.symbol, "definition": h.definition,
-    })
+    });
+    if let Some(s) = &h.signals {
+        v["signals"] = serde_json::to_value(s).expect("signals serialise");
+    }
+    v
 }
 
 /// Up to `n` whole lines before and after the line starting at `line_start`.
@@ -466,9 +568,11 @@ async fn file(
 fn health_json(st: &AppState) -> serde_json::Value {
     let bundle = st.bundle.load();
     let m = bundle.reader.manifest();
+    let (stage_c, reasons) = stage_c_health(st, &bundle);
+    let status = if reasons.is_empty() { "ok" } else { "degraded" };
     serde_json::json!({
-        "status": "ok",
-        "reasons": [],
+        "status": status,
+        "reasons": reasons,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": st.started.elapsed().as_secs(),
         "bundle": {
@@ -484,10 +588,65 @@ fn health_json(st: &AppState) -> serde_json::Value {
                 "definitions": m.counts.symbols,
                 "precise": m.build.precise.iter().map(|p| serde_json::json!({"format": p.format, "tool": p.tool, "documents_matched": p.documents_matched})).collect::<Vec<_>>(),
             },
+            "stage_c": stage_c,
         },
         "rate_limit": {"backend": "in-process GCRA (governor)", "requests_per_second": st.config.limits.requests_per_second, "burst": st.config.limits.burst},
         "policy": st.policy.as_str(),
     })
+}
+
+/// Stage-C's state for `/health`, and the reasons it makes the service degraded: a missing
+/// or failed model, or a bundle whose embeddings another model made.
+fn stage_c_health(st: &AppState, bundle: &LoadedBundle) -> (serde_json::Value, Vec<String>) {
+    let sem = &st.semantic;
+    let info = bundle.reader.manifest().build.embeddings.as_ref();
+    let model = sem.stage_c.as_ref().map(|s| s.embedder().id());
+    let mut reasons = Vec::new();
+    match &sem.state {
+        ModelState::Missing(why) => reasons.push(format!("embedding model missing: {why}")),
+        ModelState::Failed(why) => reasons.push(format!("embedding model failed: {why}")),
+        ModelState::Loaded | ModelState::Disabled(_) => {}
+    }
+    let mismatch = matches!((info, model), (Some(i), Some(m)) if i.model.sha256 != m.sha256);
+    if mismatch {
+        reasons.push("the bundle's embeddings come from another model than the one loaded".into());
+    }
+    let state = match (&sem.state, info) {
+        (ModelState::Loaded, Some(_)) if !mismatch => "available",
+        (ModelState::Loaded, Some(_)) => "model_mismatch",
+        (ModelState::Loaded, None) => "not_in_bundle",
+        (s, _) => s.as_str(),
+    };
+    let json = serde_json::json!({
+        "state": state,
+        "model": {
+            "state": sem.state.as_str(),
+            "reason": sem.state.reason(),
+            "id": model.map(|m| &m.model_id),
+            "sha256": model.map(|m| &m.sha256),
+        },
+        "embeddings": info.map(|i| serde_json::json!({"model": i.model.model_id, "sha256": i.model.sha256, "chunks": i.chunks, "quantisation": i.quantisation})),
+    });
+    (json, reasons)
+}
+
+/// Stage-C's figures for the dashboard.
+fn stage_c_json(st: &AppState) -> serde_json::Value {
+    let w = st.semantic.window.summary();
+    let (hits, misses) = st
+        .semantic
+        .stage_c
+        .as_ref()
+        .map_or((0, 0), |s| s.cache_counts());
+    let mut v = serde_json::to_value(&w).expect("summary serialises");
+    v["model_state"] = st.semantic.state.as_str().into();
+    v["query_cache_hit_rate"] = if hits + misses == 0 {
+        0.0
+    } else {
+        hits as f64 / (hits + misses) as f64
+    }
+    .into();
+    v
 }
 
 async fn health(State(st): State<Arc<AppState>>) -> Response {
@@ -524,6 +683,13 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
             .set(bundle.lsif_coverage_percent / 100.0);
         m.tags_query_compile_seconds
             .set(bundle.reader.manifest().build.tags_query_compile_us as f64 / 1e6);
+        m.model_loaded
+            .set(i64::from(st.semantic.state == ModelState::Loaded));
+        if let Some(s) = &st.semantic.stage_c {
+            let (hits, misses) = s.cache_counts();
+            m.query_embedding_cache_hits.set(hits as i64);
+            m.query_embedding_cache_misses.set(misses as i64);
+        }
     }
     (
         [(
@@ -541,7 +707,7 @@ async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
     let health = health_json(&st);
     Json(serde_json::json!({
         "dashboard_state": {
-            "metrics": {"performance": {"stageA": a, "stageB": stage_b_json(&st)}},
+            "metrics": {"performance": {"stageA": a, "stageB": stage_b_json(&st), "stageC": stage_c_json(&st)}},
             "sla_compliance": {
                 "tail_latency_compliant": tail_compliant(&a),
                 "stage_a_p95_within_slo": a.p95_latency_ms <= super::dashboard::STAGE_A_P95_SLO_MS,
