@@ -13,7 +13,7 @@ fn dashboards_dir() -> PathBuf {
 /// families print them once they have a child, so each gets one).
 fn exported_series() -> BTreeSet<String> {
     use lens_server::server::metrics::{
-        DecisionLabel, ReasonLabel, RouteLabel, RouteStatus, StageLabel,
+        DecisionLabel, OutcomeLabel, ReasonLabel, RouteLabel, RouteStatus, StageLabel,
     };
     let m = Metrics::new();
     m.requests
@@ -40,6 +40,16 @@ fn exported_series() -> BTreeSet<String> {
     m.rate_limit
         .get_or_create(&DecisionLabel {
             decision: "allowed".into(),
+        })
+        .inc();
+    m.semantic_gate
+        .get_or_create(&DecisionLabel {
+            decision: "code".into(),
+        })
+        .inc();
+    m.stage_c_queries
+        .get_or_create(&OutcomeLabel {
+            outcome: "ran".into(),
         })
         .inc();
     let text = m.encode();
