@@ -71,7 +71,7 @@ impl Default for Fusion {
             fallback_symbol: 0.1,
             calib_scale: 9.61,
             calib_bias: -6.01,
-            min_confidence: 0.12,
+            min_confidence: 0.05,
         }
     }
 }
