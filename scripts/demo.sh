@@ -41,5 +41,23 @@ run 'fn search'
 run '/impl\s+\w+\s+for\s+Vec/ lang:rust'
 run 'case:yes Deadline -file:test'
 run -e 'unsafe\s*\{' -g '*.rs' -w
+
+# Natural-language queries go to Stage-C. Embedding runs at ~50 chunks/s on two cores, so
+# with no argument lens's own Rust sources (~1,500 definitions) get a bundle with embeddings.
+semantic="$bundle"
+if [ "$#" -eq 0 ]; then
+    semantic="${bundle}-semantic"
+    rust=(lens-core=lens-core/src indexer=indexer/src lens-server=lens-server/src)
+    echo
+    echo "== lens index ${rust[*]} --embed on"
+    "$lens" index "${rust[@]}" --out "$semantic" --embed on
+fi
+ask() {
+    echo
+    echo "== lens search '$1'"
+    "$lens" search --bundle "$semantic" --limit 5 "$1" || true
+}
+ask 'where are the checksums of a bundle verified'
+ask 'how is the query turned into an embedding'
 echo
 echo "bundle: $bundle  (try: $lens search --bundle $bundle --json 'your query')"

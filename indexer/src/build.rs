@@ -241,17 +241,7 @@ pub fn build(
         path: tmp.clone(),
         source: e,
     })?;
-    let collector = ChunkCollector::start(&opts.embed)?;
-    let result = build_into(
-        &tmp,
-        repos,
-        keyed,
-        skips,
-        total_bytes,
-        opts,
-        collector,
-        started,
-    );
+    let result = build_into(&tmp, repos, keyed, skips, total_bytes, opts, started);
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -277,10 +267,10 @@ fn build_into(
     mut skips: Vec<Skip>,
     total_bytes: u64,
     opts: &IndexOptions,
-    // The model and the chunks gathered for it, or why the build does not embed.
-    mut collector: Result<ChunkCollector, String>,
     started: Instant,
 ) -> Result<BuildSummary, BuildError> {
+    // The model and the chunks gathered for it, or why the build does not embed.
+    let mut collector = ChunkCollector::start(&opts.embed)?;
     let bar = if opts.progress {
         let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
         b.set_style(
@@ -322,13 +312,7 @@ fn build_into(
             let prepared: Vec<Prepared> = batch
                 .par_iter()
                 .map(|(rank, f)| {
-                    prepare(
-                        f,
-                        *rank,
-                        &names[f.repo as usize],
-                        &producer_opts,
-                        chunking,
-                    )
+                    prepare(f, *rank, &names[f.repo as usize], &producer_opts, chunking)
                 })
                 .collect();
             if tx.send(prepared).is_err() {

@@ -91,7 +91,9 @@ pub fn execute_with(
     stage_c: Option<&StageC>,
 ) -> Result<Outcome> {
     match planned {
-        Planned::Semantic(p) => search_semantic(bundle, p, stage_c, deadline).map(Outcome::Semantic),
+        Planned::Semantic(p) => {
+            search_semantic(bundle, p, stage_c, deadline).map(Outcome::Semantic)
+        }
         Planned::Text(p) => search(bundle, p, deadline).map(Outcome::Text),
         Planned::Symbols(p) => {
             if bundle.symbols().is_none() {

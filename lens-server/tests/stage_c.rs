@@ -36,7 +36,8 @@ fn tiny_model() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("lens-tiny-model-{}", std::process::id()));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/model/export_minilm.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/model/export_minilm.py");
         let out = std::process::Command::new(env_path("LENS_MODEL_PYTHON"))
             .arg(&script)
             .arg("--tiny")
@@ -72,7 +73,11 @@ fn tiny_model_loads_and_embeds_batches_like_single_texts() {
     assert_eq!(e.id().model_id, "lens-tiny-bert-random");
     assert_eq!(e.dims(), 32);
     assert_eq!(e.id().sha256.len(), 64);
-    let texts = ["def get_file(self): return self.file", "python", "readings of strings!"];
+    let texts = [
+        "def get_file(self): return self.file",
+        "python",
+        "readings of strings!",
+    ];
     let batch = e.embed(&texts).unwrap();
     assert_eq!(batch.len(), 3 * 32);
     for (i, t) in texts.iter().enumerate() {
@@ -116,18 +121,41 @@ fn real_model_ranks_by_meaning() {
         ])
         .unwrap();
     let (q, file, sort) = (&v[..384], &v[384..768], &v[768..]);
-    assert!(dot(q, file) > dot(q, sort) + 0.1, "{} vs {}", dot(q, file), dot(q, sort));
+    assert!(
+        dot(q, file) > dot(q, sort) + 0.1,
+        "{} vs {}",
+        dot(q, file),
+        dot(q, sort)
+    );
 }
 
 /// A small Python corpus: each function in its own file, as the CoSQA layout has it.
 fn corpus(root: &Path) {
     let files: [(&str, &str); 6] = [
-        ("read_lines.py", "def read_lines(path):\n    \"\"\"Read a text file and return its lines.\"\"\"\n    with open(path) as f:\n        return f.readlines()\n"),
-        ("sort_desc.py", "def sort_desc(xs):\n    \"\"\"Sort numbers from largest to smallest.\"\"\"\n    return sorted(xs, reverse=True)\n"),
-        ("http_get.py", "import urllib.request\n\ndef fetch(url):\n    \"\"\"Download a web page over HTTP.\"\"\"\n    return urllib.request.urlopen(url).read()\n"),
-        ("json_dump.py", "import json\n\ndef save_json(obj, path):\n    \"\"\"Write an object to a file as JSON.\"\"\"\n    with open(path, 'w') as f:\n        json.dump(obj, f)\n"),
-        ("mean.py", "def mean(xs):\n    \"\"\"Arithmetic average of a list.\"\"\"\n    return sum(xs) / len(xs)\n"),
-        ("notes.md", "How to release: bump the version, tag it, push the tag.\n"),
+        (
+            "read_lines.py",
+            "def read_lines(path):\n    \"\"\"Read a text file and return its lines.\"\"\"\n    with open(path) as f:\n        return f.readlines()\n",
+        ),
+        (
+            "sort_desc.py",
+            "def sort_desc(xs):\n    \"\"\"Sort numbers from largest to smallest.\"\"\"\n    return sorted(xs, reverse=True)\n",
+        ),
+        (
+            "http_get.py",
+            "import urllib.request\n\ndef fetch(url):\n    \"\"\"Download a web page over HTTP.\"\"\"\n    return urllib.request.urlopen(url).read()\n",
+        ),
+        (
+            "json_dump.py",
+            "import json\n\ndef save_json(obj, path):\n    \"\"\"Write an object to a file as JSON.\"\"\"\n    with open(path, 'w') as f:\n        json.dump(obj, f)\n",
+        ),
+        (
+            "mean.py",
+            "def mean(xs):\n    \"\"\"Arithmetic average of a list.\"\"\"\n    return sum(xs) / len(xs)\n",
+        ),
+        (
+            "notes.md",
+            "How to release: bump the version, tag it, push the tag.\n",
+        ),
     ];
     for (name, text) in files {
         write(root, name, text.as_bytes());
@@ -139,7 +167,11 @@ fn embedded_bundle(model: &Path) -> (tempfile::TempDir, PathBuf) {
     corpus(&dir.path().join("src"));
     let b = dir.path().join("b");
     let m = model.to_str().unwrap();
-    let o = index(&[&dir.path().join("src")], &b, &["--embed", "on", "--model", m]);
+    let o = index(
+        &[&dir.path().join("src")],
+        &b,
+        &["--embed", "on", "--model", m],
+    );
     let summary = String::from_utf8_lossy(&o.stdout);
     assert!(summary.contains("embedded 6 chunks"), "{summary}");
     (dir, b)
@@ -168,12 +200,22 @@ fn bundle_embeddings_feed_stage_c_end_to_end() {
     // Through the CLI: the gate sends prose to Stage-C, which finds the file by meaning
     // although the query shares no word with it.
     let out = lens()
-        .args(["search", "--bundle", b.to_str().unwrap(), "--json", "--model"])
+        .args([
+            "search",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--json",
+            "--model",
+        ])
         .arg(&model)
         .arg("how do I download a web page")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stats"]["stage_c"], "ran", "{v}");
     assert_eq!(v["results"][0]["path"], "http_get.py", "{v}");
@@ -183,7 +225,13 @@ fn bundle_embeddings_feed_stage_c_end_to_end() {
 
     // A code-like query stays exact: no Stage-C, byte spans of the literal.
     let out = lens()
-        .args(["search", "--bundle", b.to_str().unwrap(), "--json", "--model"])
+        .args([
+            "search",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--json",
+            "--model",
+        ])
         .arg(&model)
         .arg("json.dump(")
         .output()
@@ -234,7 +282,10 @@ fn deadline_and_missing_model_fall_back_to_the_stage_b_order() {
     assert_eq!(stage_b.stats.stage_c, Some(StageCState::Disabled));
     assert!(!stage_b.hits.is_empty());
     let paths = |r: &lens_core::semantic::SemanticResult| {
-        r.hits.iter().map(|h| h.path.to_string()).collect::<Vec<_>>()
+        r.hits
+            .iter()
+            .map(|h| h.path.to_string())
+            .collect::<Vec<_>>()
     };
     // Too little time left: Stage-C does not start, the Stage-B order comes back, flagged.
     let tight = Deadline::after(Duration::from_millis(1));
@@ -242,8 +293,13 @@ fn deadline_and_missing_model_fall_back_to_the_stage_b_order() {
     assert_eq!(r.stats.stage_c, Some(StageCState::SkippedDeadline));
     assert_eq!(paths(&r), paths(&stage_b));
     // No model: the same order, flagged as such.
-    let r = search_semantic(&bundle, &plan(text, Stages::default()), None, &Deadline::none())
-        .unwrap();
+    let r = search_semantic(
+        &bundle,
+        &plan(text, Stages::default()),
+        None,
+        &Deadline::none(),
+    )
+    .unwrap();
     assert_eq!(r.stats.stage_c, Some(StageCState::NoModel));
     assert_eq!(paths(&r), paths(&stage_b));
     // A model other than the bundle's is refused rather than mixed in.
@@ -256,8 +312,13 @@ fn deadline_and_missing_model_fall_back_to_the_stage_b_order() {
     meta["files"]["model.onnx"] = "0".repeat(64).into();
     std::fs::write(other.path().join("MODEL.json"), meta.to_string()).unwrap();
     let sc_other = StageC::new(Embedder::load(other.path(), 1).unwrap());
-    let r = search_semantic(&bundle, &plan(text, Stages::default()), Some(&sc_other), &Deadline::none())
-        .unwrap();
+    let r = search_semantic(
+        &bundle,
+        &plan(text, Stages::default()),
+        Some(&sc_other),
+        &Deadline::none(),
+    )
+    .unwrap();
     assert_eq!(r.stats.stage_c, Some(StageCState::ModelMismatch));
     assert_eq!(paths(&r), paths(&stage_b));
 }
@@ -281,7 +342,11 @@ fn embed_on_without_a_model_fails_and_auto_skips() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no model at"));
     assert!(!b.exists());
-    let o = index(&[&src], &b, &["--embed", "auto", "--model", nowhere.to_str().unwrap()]);
+    let o = index(
+        &[&src],
+        &b,
+        &["--embed", "auto", "--model", nowhere.to_str().unwrap()],
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("embeddings: no model"));
     assert!(BundleReader::open(&b).unwrap().embeddings().is_none());
 }
@@ -298,7 +363,11 @@ async fn get(st: &Arc<AppState>, uri: &str) -> serde_json::Value {
         .unwrap();
     let status = resp.status();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    assert!(status.is_success(), "{uri}: {status} {}", String::from_utf8_lossy(&body));
+    assert!(
+        status.is_success(),
+        "{uri}: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
     serde_json::from_slice(&body).unwrap()
 }
 
@@ -307,8 +376,14 @@ async fn server_reports_stage_c_in_health_metrics_and_dashboard() {
     let model = real_model();
     let (dir, b) = embedded_bundle(&model);
     let serve = |sem| {
-        AppState::new(&b, Config::default(), Policy::Permissive, &dir.path().join("audit.jsonl"), sem)
-            .unwrap()
+        AppState::new(
+            &b,
+            Config::default(),
+            Policy::Permissive,
+            &dir.path().join("audit.jsonl"),
+            sem,
+        )
+        .unwrap()
     };
 
     // Loaded: natural-language queries run Stage-C; code-like ones are gated out.
@@ -322,7 +397,11 @@ async fn server_reports_stage_c_in_health_metrics_and_dashboard() {
     assert!(r["timings"]["stage_c"].as_f64().unwrap() > 0.0);
     assert_eq!(r["results"][0]["path"], "mean.py");
     for q in ["sorted(xs", "read_lines", "/def\\s+\\w+/"] {
-        let r = get(&st, &format!("/search?q={}", q.replace('\\', "%5C").replace('(', "%28"))).await;
+        let r = get(
+            &st,
+            &format!("/search?q={}", q.replace('\\', "%5C").replace('(', "%28")),
+        )
+        .await;
         assert!(r["timings"]["stage_c"].is_null(), "{q}: {r}");
     }
     let d = get(&st, "/monitoring/dashboard").await;
@@ -333,10 +412,23 @@ async fn server_reports_stage_c_in_health_metrics_and_dashboard() {
     assert!(c["p95_latency_ms"].as_f64().unwrap() > 0.0);
     assert!(c["confidence_cutoff_rate"].as_f64().is_some());
     let resp = router(st.clone())
-        .oneshot(Request::get("/metrics").header("x-forwarded-for", "127.0.0.1").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/metrics")
+                .header("x-forwarded-for", "127.0.0.1")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
-    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
     for line in [
         "lens_semantic_gate_decisions_total{decision=\"natural_language\"} 1",
         "lens_semantic_gate_decisions_total{decision=\"code\"} 3",
@@ -352,7 +444,12 @@ async fn server_reports_stage_c_in_health_metrics_and_dashboard() {
     let h = get(&st, "/health").await;
     assert_eq!(h["status"], "degraded");
     assert_eq!(h["stages"]["stage_c"]["state"], "missing");
-    assert!(h["reasons"][0].as_str().unwrap().contains("embedding model missing"));
+    assert!(
+        h["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("embedding model missing")
+    );
     let r = get(&st, "/search?q=how+to+compute+the+average+of+numbers").await;
     assert_eq!(r["stats"]["stage_c"], "no_model");
     assert!(!r["results"].as_array().unwrap().is_empty());

@@ -108,7 +108,9 @@ fn leading_comment_start(content: &[u8], def_start: usize) -> usize {
 }
 
 fn is_comment_or_attribute(line: &[u8]) -> bool {
-    const MARKERS: [&[u8]; 9] = [b"//", b"/*", b"*", b"#", b"@", b"--", b";;", b"\"\"\"", b"'''"];
+    const MARKERS: [&[u8]; 9] = [
+        b"//", b"/*", b"*", b"#", b"@", b"--", b";;", b"\"\"\"", b"'''",
+    ];
     !line.is_empty() && MARKERS.iter().any(|m| line.starts_with(m))
 }
 
@@ -136,7 +138,10 @@ mod tests {
     #[test]
     fn definition_chunks_take_the_comments_above_them() {
         let src = "use x;\n\n/// Reads a file.\n#[inline]\nfn read_file() {}\n";
-        let chunks = chunks_of(src.as_bytes(), &[def(SymbolKind::Function, src, "read_file")]);
+        let chunks = chunks_of(
+            src.as_bytes(),
+            &[def(SymbolKind::Function, src, "read_file")],
+        );
         assert_eq!(chunks.len(), 1);
         assert_eq!(
             chunks[0].text,

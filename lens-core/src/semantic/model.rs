@@ -117,11 +117,15 @@ impl Embedder {
             .map_err(|e| Error::Model(format!("{}: {e}", json_path.display())))?;
         let lib = match std::env::var_os(ORT_LIB_ENV) {
             Some(p) => PathBuf::from(p),
-            None => meta.onnxruntime_lib.as_deref().map(PathBuf::from).ok_or_else(|| {
-                Error::Model(format!(
-                    "no ONNX Runtime library: set {ORT_LIB_ENV} (MODEL.json names none)"
-                ))
-            })?,
+            None => meta
+                .onnxruntime_lib
+                .as_deref()
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    Error::Model(format!(
+                        "no ONNX Runtime library: set {ORT_LIB_ENV} (MODEL.json names none)"
+                    ))
+                })?,
         };
         let env = init_runtime(&lib)?;
         let onnx = dir.join(MODEL_FILE);

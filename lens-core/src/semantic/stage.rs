@@ -402,8 +402,7 @@ fn stage_c_state(
     if bundle.embeddings().is_none() {
         return StageCState::NoEmbeddings;
     }
-    if info.model.sha256 != sc.embedder().id().sha256 || info.model.dims != sc.embedder().dims()
-    {
+    if info.model.sha256 != sc.embedder().id().sha256 || info.model.dims != sc.embedder().dims() {
         return StageCState::ModelMismatch;
     }
     if deadline
@@ -448,25 +447,24 @@ fn hit_for(bundle: &BundleReader, c: &Candidate, words: &[String]) -> Hit {
     };
     let name_start = name_start.min(content.len());
     let line_start = memchr::memrchr(b'\n', &content[..name_start]).map_or(0, |i| i + 1);
-    let line_end = memchr::memchr(b'\n', &content[line_start..])
-        .map_or(content.len(), |i| line_start + i);
+    let line_end =
+        memchr::memchr(b'\n', &content[line_start..]).map_or(content.len(), |i| line_start + i);
     let name_end = name_end.clamp(name_start, line_end);
     let line = memchr::memchr_iter(b'\n', &content[..line_start]).count() as u64 + 1;
-    if let Some(file) = bundle.file_symbols(c.doc) {
-        if let Some(d) = file
+    if let Some(file) = bundle.file_symbols(c.doc)
+        && let Some(d) = file
             .defs
             .iter()
             .rev()
             .find(|d| (d.def_start as usize) <= name_start && name_start < d.def_end as usize)
-        {
-            definition = d.name_start as usize == name_start;
-            symbol = Some(EnclosingSymbol {
-                name: d.name.clone(),
-                kind: d.kind,
-                scope: d.scope.clone(),
-                line: d.line,
-            });
-        }
+    {
+        definition = d.name_start as usize == name_start;
+        symbol = Some(EnclosingSymbol {
+            name: d.name.clone(),
+            kind: d.kind,
+            scope: d.scope.clone(),
+            line: d.line,
+        });
     }
     Hit {
         repo: Arc::from(bundle.repo_name(&rec)),
@@ -497,7 +495,9 @@ fn best_definition(bundle: &BundleReader, doc: u32, words: &[String]) -> Option<
     let mut best: Option<(usize, (usize, usize))> = None;
     for d in &file.defs {
         let mut n = 0;
-        for_each_token(&d.name, |t, _, _| n += usize::from(words.iter().any(|w| w == t)));
+        for_each_token(&d.name, |t, _, _| {
+            n += usize::from(words.iter().any(|w| w == t))
+        });
         if best.is_none_or(|(b, _)| n > b) {
             best = Some((n, (d.name_start as usize, d.name_end as usize)));
         }

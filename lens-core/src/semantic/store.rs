@@ -71,8 +71,11 @@ impl EmbeddingWriter {
         }
         let max = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
         let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        self.vectors
-            .extend(vector.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8));
+        self.vectors.extend(
+            vector
+                .iter()
+                .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+        );
         for v in [rec.doc, rec.start, rec.end, rec.name_start, rec.name_end] {
             self.chunks.extend_from_slice(&v.to_le_bytes());
         }
@@ -130,10 +133,20 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
 
 impl<B: Deref<Target = [u8]>> EmbeddingStore<B> {
     /// Checks sizes against `dims` and `doc_count`.
-    pub fn new(vectors: B, chunks: B, docs: B, dims: usize, doc_count: usize, dir: &Path) -> Result<Self> {
+    pub fn new(
+        vectors: B,
+        chunks: B,
+        docs: B,
+        dims: usize,
+        doc_count: usize,
+        dir: &Path,
+    ) -> Result<Self> {
         let corrupt = |f: &str, why: String| Error::corrupt(dir.join(f), why);
-        if dims == 0 || chunks.len() % CHUNK_RECORD_BYTES != 0 {
-            return Err(corrupt(CHUNKS_FILE, "size is not a whole number of records".into()));
+        if dims == 0 || !chunks.len().is_multiple_of(CHUNK_RECORD_BYTES) {
+            return Err(corrupt(
+                CHUNKS_FILE,
+                "size is not a whole number of records".into(),
+            ));
         }
         let count = chunks.len() / CHUNK_RECORD_BYTES;
         if vectors.len() != count * dims {
@@ -143,13 +156,19 @@ impl<B: Deref<Target = [u8]>> EmbeddingStore<B> {
             ));
         }
         if docs.len() != (doc_count + 1) * 4 {
-            return Err(corrupt(DOCS_FILE, format!("expected {} doc offsets", doc_count + 1)));
+            return Err(corrupt(
+                DOCS_FILE,
+                format!("expected {} doc offsets", doc_count + 1),
+            ));
         }
         let mut prev = 0;
         for d in 0..=doc_count {
             let v = u32_at(&docs, d * 4);
             if v < prev || v as usize > count {
-                return Err(corrupt(DOCS_FILE, format!("offset of doc {d} out of order")));
+                return Err(corrupt(
+                    DOCS_FILE,
+                    format!("offset of doc {d} out of order"),
+                ));
             }
             prev = v;
         }
@@ -216,7 +235,12 @@ impl<B: Deref<Target = [u8]>> EmbeddingStore<B> {
 
     /// The `k` chunks nearest to a unit `query` by cosine, best first, over chunks whose doc
     /// `keep` accepts. Exact; ties by chunk id.
-    pub fn nearest(&self, query: &[f32], k: usize, keep: &(dyn Fn(u32) -> bool + Sync)) -> Vec<(u32, f32)>
+    pub fn nearest(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Vec<(u32, f32)>
     where
         B: Sync,
     {
@@ -298,7 +322,9 @@ mod tests {
         // Deterministic pseudo-random unit vectors, several chunks per doc, docs with none.
         let mut seed = 7u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
         let dims = 24;
@@ -312,9 +338,9 @@ mod tests {
         let s = store(&vecs, 301);
         assert_eq!(s.len(), vecs.len());
         let q = unit(&(0..dims).map(|_| rnd()).collect::<Vec<_>>());
-        let got = s.nearest(&q, 10, &|d| d % 5 != 0);
+        let got = s.nearest(&q, 10, &|d| !d.is_multiple_of(5));
         let mut want: Vec<(u32, f32)> = (0..s.len() as u32)
-            .filter(|&id| s.chunk(id).doc % 5 != 0)
+            .filter(|&id| !s.chunk(id).doc.is_multiple_of(5))
             .map(|id| (id, s.cosine(id, &q)))
             .collect();
         best_first(&mut want, 10);
@@ -336,7 +362,14 @@ mod tests {
     fn truncated_files_are_refused() {
         let s = store(&[(0, unit(&[1.0, 2.0])), (1, unit(&[2.0, 1.0]))], 2);
         let v = s.vectors.clone();
-        let err = EmbeddingStore::new(v[..3].to_vec(), s.chunks.clone(), s.docs.clone(), 2, 2, Path::new("b"));
+        let err = EmbeddingStore::new(
+            v[..3].to_vec(),
+            s.chunks.clone(),
+            s.docs.clone(),
+            2,
+            2,
+            Path::new("b"),
+        );
         assert!(err.is_err());
         let err = EmbeddingStore::new(v, s.chunks.clone(), s.docs.clone(), 2, 5, Path::new("b"));
         assert!(err.is_err());

@@ -301,10 +301,9 @@ fn print_semantic(out: &mut impl Write, r: &SemanticResult) -> std::io::Result<(
     }
     let s = &r.stats;
     let stage_c = match s.stage_c {
-        Some(lens_core::semantic::StageCState::Ran) => format!(
-            "semantic: {} scored, {} cut off",
-            s.scored, s.cut_off
-        ),
+        Some(lens_core::semantic::StageCState::Ran) => {
+            format!("semantic: {} scored, {} cut off", s.scored, s.cut_off)
+        }
         Some(state) => format!("semantic stage not run: {state:?}"),
         None => "semantic stage not run".to_string(),
     };
@@ -359,9 +358,7 @@ fn batch_one(
         req.exhaustive.unwrap_or(a.exhaustive),
     );
     let plan = match (&req.query, &req.pattern) {
-        (Some(q), None) => {
-            Planned::from_text(q, lim, req.stages.unwrap_or(a.stages).stages())
-        }
+        (Some(q), None) => Planned::from_text(q, lim, req.stages.unwrap_or(a.stages).stages()),
         (None, Some(p)) => Plan::from_grep(
             &GrepRequest {
                 patterns: vec![p.clone()],

@@ -171,7 +171,10 @@ impl SemanticWindow {
             .copied()
             .collect();
         drop(s);
-        let mut lat: Vec<f64> = recent.iter().filter_map(|x| x.stage_c.map(|c| c.0)).collect();
+        let mut lat: Vec<f64> = recent
+            .iter()
+            .filter_map(|x| x.stage_c.map(|c| c.0))
+            .collect();
         lat.sort_by(f64::total_cmp);
         let pct = |q: f64| {
             if lat.is_empty() {
