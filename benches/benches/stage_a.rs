@@ -113,7 +113,7 @@ fn bench_search(c: &mut Criterion) {
     builder
         .finish(BundleMeta {
             embeddings: None,
-        precise: None,
+            precise: None,
             bundle_version: "0.0.0-bench".into(),
             skipped: vec![],
             build: BuildSettings::default(),

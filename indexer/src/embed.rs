@@ -37,10 +37,7 @@ pub struct EmbedOptions {
 /// What became of embeddings in a build, for the summary.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EmbedOutcome {
-    Embedded {
-        chunks: usize,
-        seconds: f64,
-    },
+    Embedded { chunks: usize, seconds: f64 },
     Skipped(String),
 }
 
@@ -56,9 +53,7 @@ pub(crate) struct ChunkCollector {
 impl ChunkCollector {
     /// Loads the model, or says why not: `Err` fails the build (`--embed on`), `Ok(Err)`
     /// skips embeddings (`--embed auto`).
-    pub(crate) fn start(
-        opts: &EmbedOptions,
-    ) -> Result<Result<ChunkCollector, String>, BuildError> {
+    pub(crate) fn start(opts: &EmbedOptions) -> Result<Result<ChunkCollector, String>, BuildError> {
         if opts.mode == EmbedMode::Off {
             return Ok(Err("off (--embed off)".into()));
         }
