@@ -59,6 +59,19 @@ const LANGUAGES: [&str; 8] = [
     "Java",
 ];
 
+/// Whether ctags made the name up for an anonymous definition: `__anon…` (C
+/// structs, unions, enums) or `AnonymousFunction…`/`AnonymousClass…` followed by
+/// hex digits (JavaScript, TypeScript).
+pub fn anonymous(name: &str) -> bool {
+    if name.starts_with("__anon") {
+        return true;
+    }
+    ["AnonymousFunction", "AnonymousClass", "AnonymousObject"]
+        .iter()
+        .filter_map(|p| name.strip_prefix(p))
+        .any(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Reads ctags JSON lines, keeping definitions of major kinds in lens's languages.
 pub fn read_tags(path: &Path) -> std::io::Result<Vec<CtagsTag>> {
     let text = std::fs::read_to_string(path)?;
@@ -67,8 +80,8 @@ pub fn read_tags(path: &Path) -> std::io::Result<Vec<CtagsTag>> {
         .filter_map(|l| serde_json::from_str::<CtagsTag>(l).ok())
         .filter(|t| t.tag_type == "tag" && LANGUAGES.contains(&t.language.as_str()))
         .filter(|t| major_kind(&t.language, &t.kind).is_some())
-        // ctags names anonymous structs and unions itself (`__anon…`): no source name to search for.
-        .filter(|t| !t.name.starts_with("__anon"))
+        // ctags names anonymous definitions itself: no source name to search for.
+        .filter(|t| !anonymous(&t.name))
         .map(|mut t| {
             if let Some(p) = t.path.strip_prefix("./") {
                 t.path = p.to_string();
@@ -84,19 +97,36 @@ pub struct Miss {
     pub path: String,
     pub line: u64,
     pub ctags_kind: String,
+    pub language: String,
     pub cause: &'static str,
+    /// The line ctags points at, as lens stores it (empty for ranked-out misses).
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub queries: usize,
+    /// Distinct (path, line) ctags definitions of the sampled names.
     pub definitions: usize,
+    /// Mean over names of |ctags definitions in lens's top 10| / min(|ctags definitions|, 10).
     pub recall_at_10: f64,
+    /// Share of the ctags definitions lens has anywhere (no rank cut-off).
+    pub found_anywhere: f64,
     /// Recall@10 by ctags kind family.
     pub by_kind: BTreeMap<String, (usize, f64)>,
+    /// Recall@10 by ctags language (of the name's first tag).
+    pub by_language: BTreeMap<String, (usize, f64)>,
+    /// Lost top-10 slots (each name has min(|ctags definitions|, 10)) by cause:
+    /// a ctags definition lens does not have at all (classified), or one lens has
+    /// that ranks below other definitions of the same name.
     pub misses_by_cause: BTreeMap<&'static str, usize>,
-    /// Up to five misses per cause.
+    /// Every ctags definition of a sampled name that lens does not have at all, by cause.
+    pub absent_by_cause: BTreeMap<&'static str, usize>,
+    /// Up to five misses per cause (absent definitions and ranked-out ones).
     pub examples: Vec<Miss>,
+    /// Every miss (not serialised; `ctags-agreement --misses FILE` writes them).
+    #[serde(skip)]
+    pub misses: Vec<Miss>,
     /// ctags tags in files the bundle does not hold (skipped by lens), left out.
     pub tags_outside_bundle: usize,
 }
@@ -131,6 +161,32 @@ fn query(bundle: &BundleReader, name: &str, limit: usize) -> Vec<(String, u64, S
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// lens does not parse files larger than this (`indexer::symbols::MAX_PARSE_BYTES`).
+const LENS_MAX_PARSE_BYTES: usize = 16 << 20;
+
+/// Byte offset and bytes (without the newline) of 1-based line `line`.
+fn nth_line(content: &[u8], line: u64) -> (usize, &[u8]) {
+    let mut start = 0;
+    for _ in 1..line {
+        match content[start..].iter().position(|&b| b == b'\n') {
+            Some(i) => start += i + 1,
+            None => return (content.len(), &[]),
+        }
+    }
+    let end = content[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(content.len(), |i| start + i);
+    (start, &content[start..end])
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Whether a line looks like a macro invocation producing the definition.
@@ -172,8 +228,11 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
     let names = sample(by_name.keys().copied().collect(), max_queries);
     let mut recalls = Vec::new();
     let mut per_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut per_language: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut misses: Vec<Miss> = Vec::new();
+    let mut lost_slots: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut definitions = 0;
+    let mut anywhere = 0;
     for name in &names {
         let relevant: HashSet<(&str, u64)> = by_name[name]
             .iter()
@@ -183,52 +242,111 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
         let top = query(bundle, name, 10);
         let found: HashSet<(&str, u64)> = top.iter().map(|(p, l, _)| (p.as_str(), *l)).collect();
         let hit = relevant.iter().filter(|r| found.contains(*r)).count();
-        let recall = hit as f64 / relevant.len().min(10) as f64;
-        recalls.push(recall.min(1.0));
+        let want = relevant.len().min(10);
+        let recall = (hit as f64 / want as f64).min(1.0);
+        recalls.push(recall);
         let kind = major_kind(&by_name[name][0].language, &by_name[name][0].kind).unwrap_or("?");
-        per_kind
-            .entry(kind.to_string())
+        per_kind.entry(kind.to_string()).or_default().push(recall);
+        per_language
+            .entry(by_name[name][0].language.clone())
             .or_default()
-            .push(recall.min(1.0));
-        if hit >= relevant.len().min(10) {
-            continue;
-        }
-        let all = query(bundle, name, 100_000);
+            .push(recall);
+        let all: HashSet<(String, u64)> = query(bundle, name, 100_000)
+            .into_iter()
+            .map(|(p, l, _)| (p, l))
+            .collect();
+        let all_paths: HashSet<&str> = all.iter().map(|(p, _)| p.as_str()).collect();
+        // One entry per (path, line): ctags can tag a line twice (`typedef struct x {…} x;`).
+        let mut seen: HashSet<(&str, u64)> = HashSet::new();
+        let mut lost = want - hit.min(want);
+        let mut ranked_out = Vec::new();
+        let mut absent = 0;
         for t in &by_name[name] {
-            if found.contains(&(t.path.as_str(), t.line)) {
+            if !seen.insert((t.path.as_str(), t.line)) || found.contains(&(t.path.as_str(), t.line))
+            {
+                continue;
+            }
+            if all.contains(&(t.path.clone(), t.line)) {
+                ranked_out.push(t);
                 continue;
             }
             let doc = contents[&t.path];
             let content = bundle.content(&docs.get(doc));
-            let line_text = content
-                .split(|&b| b == b'\n')
-                .nth(t.line.saturating_sub(1) as usize)
-                .map(|l| String::from_utf8_lossy(l).into_owned())
-                .unwrap_or_default();
-            let cause = if all.iter().any(|(p, l, _)| p == &t.path && *l == t.line) {
-                "ranked below 10 (more definitions of the name than fit)"
+            let (line_start, line_bytes) = nth_line(content, t.line);
+            let line_text = String::from_utf8_lossy(line_bytes).into_owned();
+            let trimmed = line_text.trim_start();
+            let table = bundle.symbols();
+            let file_defs = table.map_or(0, |tb| tb.doc_range(doc).len());
+            // The innermost lens definition around the name ctags points at.
+            let around = table.and_then(|tb| {
+                let at = line_start + memfind(line_bytes, name.as_bytes())?;
+                let id = tb.enclosing(doc, at as u32, (at + name.len()) as u32)?;
+                Some(tb.record(id))
+            });
+            let cause = if file_defs == 0 && content.len() > LENS_MAX_PARSE_BYTES {
+                "file over lens's 16 MiB tree-sitter limit (not parsed)"
+            } else if file_defs == 0 {
+                "no lens definitions in the file (language not detected by extension, parse failed, or parse time budget ran out)"
+            } else if trimmed.starts_with(*name)
+                && trimmed[name.len()..].trim_start().starts_with('(')
+                && !name.bytes().any(|b| b.is_ascii_lowercase())
+            {
+                "macro invocation that ctags reads as a definition named after the macro"
             } else if macro_line(&line_text, name) {
                 "macro-generated or preprocessor (ctags expands or reads through the macro)"
-            } else if all.iter().any(|(p, _, _)| p == &t.path) {
+            } else if around.is_some_and(|r| {
+                r.def_end as usize - r.def_start as usize > 4096
+                    && matches!(r.kind.as_str(), "function" | "method")
+            }) {
+                "inside a long lens function (tree-sitter error recovery merged the region into it)"
+            } else if all_paths.contains(t.path.as_str()) {
                 "same file, different line (declarator spans lines or duplicate under #if)"
             } else if !line_text.contains(*name) {
                 "ctags line does not contain the name (multi-line or macro expansion)"
             } else {
                 "parser difference (tree-sitter does not see a definition here)"
             };
+            absent += 1;
+            if lost > 0 {
+                lost -= 1;
+                *lost_slots.entry(cause).or_default() += 1;
+            }
             misses.push(Miss {
                 name: name.to_string(),
                 path: t.path.clone(),
                 line: t.line,
                 ctags_kind: t.kind.clone(),
+                language: t.language.clone(),
                 cause,
+                text: line_text.chars().take(160).collect(),
             });
         }
+        anywhere += relevant.len() - absent;
+        // What is still lost: lens has the definition but other definitions of the name rank above it.
+        const RANKED: &str = "ranked below 10 (other lens definitions of the name rank above it)";
+        if lost > 0 {
+            *lost_slots.entry(RANKED).or_default() += lost;
+            for t in ranked_out.into_iter().take(lost) {
+                misses.push(Miss {
+                    name: name.to_string(),
+                    path: t.path.clone(),
+                    line: t.line,
+                    ctags_kind: t.kind.clone(),
+                    language: t.language.clone(),
+                    cause: RANKED,
+                    text: String::new(),
+                });
+            }
+        }
     }
-    let mut misses_by_cause = BTreeMap::new();
+    let mut absent_by_cause: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut shown: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut examples = Vec::new();
     for m in &misses {
-        let n = misses_by_cause.entry(m.cause).or_insert(0usize);
+        if !m.cause.starts_with("ranked") {
+            *absent_by_cause.entry(m.cause).or_default() += 1;
+        }
+        let n = shown.entry(m.cause).or_default();
         *n += 1;
         if *n <= 5 {
             examples.push(m.clone());
@@ -238,12 +356,23 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
         queries: names.len(),
         definitions,
         recall_at_10: crate::mean(&recalls),
+        found_anywhere: if definitions == 0 {
+            0.0
+        } else {
+            anywhere as f64 / definitions as f64
+        },
         by_kind: per_kind
             .into_iter()
             .map(|(k, v)| (k, (v.len(), crate::mean(&v))))
             .collect(),
-        misses_by_cause,
+        by_language: per_language
+            .into_iter()
+            .map(|(k, v)| (k, (v.len(), crate::mean(&v))))
+            .collect(),
+        misses_by_cause: lost_slots,
+        absent_by_cause,
         examples,
+        misses,
         tags_outside_bundle: outside.len(),
     }
 }
