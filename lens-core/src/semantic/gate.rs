@@ -96,9 +96,12 @@ const FILE_EXTENSIONS: &[&str] = &[
 
 /// Decides whether `query` is natural language.
 pub fn gate(query: &str) -> GateDecision {
-    let score = Features::of(query).score();
+    let features = Features::of(query);
+    let score = features.score();
     GateDecision {
-        natural_language: score >= THRESHOLD,
+        // One word is never a sentence, whatever its score: a lone stopword such as `(a`
+        // would otherwise score as prose.
+        natural_language: score >= THRESHOLD && features.words >= 2,
         score,
     }
 }
