@@ -322,9 +322,21 @@ pub fn search_symbols(
             )
         }
         Anchor::Regex(r) => {
-            let entries: Vec<_> = table
-                .name_entries()
-                .filter(|e| r.is_match(table.name_bytes(e)))
+            // Millions of distinct names on a large bundle: match them on every core.
+            use rayon::prelude::*;
+            let entries: Vec<_> = (0..table.name_count())
+                .into_par_iter()
+                .with_min_len(4096)
+                // One cache per worker: the regex's shared pool would serialise them.
+                .map_init(
+                    || r.create_cache(),
+                    |cache, i| {
+                        let e = table.name_entry(i);
+                        let input = regex_automata::Input::new(table.name_bytes(&e)).earliest(true);
+                        r.search_with(cache, &input).is_some().then_some(e)
+                    },
+                )
+                .flatten()
                 .collect();
             Box::new(
                 entries

@@ -327,7 +327,13 @@ impl<B: std::ops::Deref<Target = [u8]>> SymbolTable<B> {
             })
     }
 
-    fn name_entry(&self, i: usize) -> NameEntry {
+    /// Distinct names in the dictionary.
+    pub fn name_count(&self) -> usize {
+        self.names.len() / NAME_ENTRY_BYTES
+    }
+
+    /// The `i`-th dictionary entry (in case-folded name order).
+    pub fn name_entry(&self, i: usize) -> NameEntry {
         let c = &self.names[i * NAME_ENTRY_BYTES..(i + 1) * NAME_ENTRY_BYTES];
         NameEntry {
             str_off: u32_at(c, 0),
