@@ -7,7 +7,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lens_core::semantic::gate;
-use lens_core::semantic::store::{ChunkSpan, EmbeddingStore, EmbeddingWriter};
+use lens_core::semantic::store::{ChunkSpan, EmbeddingStore, EmbeddingWriter, QueryVector};
 
 /// The Linux benchmark's query-language forms and a few prose queries.
 const QUERIES: &[&str] = &[
@@ -75,7 +75,7 @@ fn benches(c: &mut Criterion) {
             }
         })
     });
-    let query = &unit_vectors(1, 384, 7)[0];
+    let query = &QueryVector::new(&unit_vectors(1, 384, 7)[0]);
     for n in [10_000, 100_000] {
         let s = store(n, 384);
         c.bench_function(&format!("nearest/100 of {n} chunks x 384"), |b| {

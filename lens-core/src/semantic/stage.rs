@@ -297,6 +297,7 @@ pub fn search_semantic(
     }
     let mut stage_c_ran = false;
     if let (Some(q), Some(store)) = (&query_vec, bundle.embeddings()) {
+        let q = &super::store::QueryVector::new(q);
         if deadline.expired() {
             stats.stage_c = Some(StageCState::SkippedDeadline);
             stats.timed_out = true;

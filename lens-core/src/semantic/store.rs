@@ -221,30 +221,31 @@ impl<B: Deref<Target = [u8]>> EmbeddingStore<B> {
         u32_at(&self.docs, i)..u32_at(&self.docs, i + 4)
     }
 
-    /// Cosine of a unit query with chunk `id` (stored vectors are unit length before quantising).
-    pub fn cosine(&self, id: u32, query: &[f32]) -> f32 {
+    /// Cosine of the query with chunk `id` (stored vectors are unit length before quantising).
+    pub fn cosine(&self, id: u32, query: &QueryVector) -> f32 {
         let o = id as usize * self.dims;
         let row = &self.vectors[o..o + self.dims];
-        let dot: f32 = row
+        // Integer products vectorise; the two scales restore the magnitude.
+        let dot: i32 = row
             .iter()
-            .zip(query)
-            .map(|(&q, &x)| (q as i8) as f32 * x)
+            .zip(&query.quantised)
+            .map(|(&a, &b)| i32::from(a as i8) * i32::from(b))
             .sum();
-        dot * self.chunk(id).scale
+        dot as f32 * query.scale * self.chunk(id).scale
     }
 
-    /// The `k` chunks nearest to a unit `query` by cosine, best first, over chunks whose doc
-    /// `keep` accepts. Exact; ties by chunk id.
+    /// The `k` chunks nearest to the query by cosine, best first, over chunks whose doc `keep`
+    /// accepts. Exact over the stored vectors; ties by chunk id.
     pub fn nearest(
         &self,
-        query: &[f32],
+        query: &QueryVector,
         k: usize,
         keep: &(dyn Fn(u32) -> bool + Sync),
     ) -> Vec<(u32, f32)>
     where
         B: Sync,
     {
-        if k == 0 || self.count == 0 || query.len() != self.dims {
+        if k == 0 || self.count == 0 || query.quantised.len() != self.dims {
             return Vec::new();
         }
         let blocks: Vec<Vec<(u32, f32)>> = (0..self.count.div_ceil(SCAN_BLOCK))
@@ -263,6 +264,32 @@ impl<B: Deref<Target = [u8]>> EmbeddingStore<B> {
         best_first(&mut all, k);
         all
     }
+}
+
+/// A query embedding quantised like the stored vectors (int8, one scale), so that scoring a
+/// chunk is an integer dot product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryVector {
+    quantised: Vec<i8>,
+    scale: f32,
+}
+
+impl QueryVector {
+    pub fn new(v: &[f32]) -> QueryVector {
+        let (quantised, scale) = quantise(v);
+        QueryVector { quantised, scale }
+    }
+}
+
+/// Symmetric int8 quantisation with one scale: `x ≈ scale × q`.
+fn quantise(v: &[f32]) -> (Vec<i8>, f32) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let q = v
+        .iter()
+        .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (q, scale)
 }
 
 /// Sorts best first (ties by id) and keeps `k`.
@@ -337,7 +364,8 @@ mod tests {
         }
         let s = store(&vecs, 301);
         assert_eq!(s.len(), vecs.len());
-        let q = unit(&(0..dims).map(|_| rnd()).collect::<Vec<_>>());
+        let qf = unit(&(0..dims).map(|_| rnd()).collect::<Vec<_>>());
+        let q = QueryVector::new(&qf);
         let got = s.nearest(&q, 10, &|d| !d.is_multiple_of(5));
         let mut want: Vec<(u32, f32)> = (0..s.len() as u32)
             .filter(|&id| !s.chunk(id).doc.is_multiple_of(5))
@@ -347,7 +375,12 @@ mod tests {
         assert_eq!(got, want);
         // Quantisation error stays small against the float vectors.
         for &(id, cos) in &got {
-            let exact: f32 = vecs[id as usize].1.iter().zip(&q).map(|(a, b)| a * b).sum();
+            let exact: f32 = vecs[id as usize]
+                .1
+                .iter()
+                .zip(&qf)
+                .map(|(a, b)| a * b)
+                .sum();
             assert!((exact - cos).abs() < 0.02, "{exact} vs {cos}");
         }
         // Doc ranges: doc d has d % 4 chunks, all of that doc.
