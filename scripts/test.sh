@@ -44,4 +44,8 @@ PYTHONDONTWRITEBYTECODE=1 "$LENS_MODEL_PYTHON" -m unittest discover -q -s valida
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo test --workspace
+# One closing line for the whole run (cargo ends on a doc-test binary's own count).
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

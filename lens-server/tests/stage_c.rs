@@ -31,11 +31,12 @@ fn env_path(var: &str) -> PathBuf {
     })
 }
 
-/// The tiny random model, exported once per test run.
+/// The tiny random model, exported once per test run (the export is deterministic; the
+/// directory under cargo's test scratch space is rewritten each run rather than left in /tmp).
 fn tiny_model() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("lens-tiny-model-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lens-tiny-model");
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/model/export_minilm.py");
         let out = std::process::Command::new(env_path("LENS_MODEL_PYTHON"))
