@@ -1,5 +1,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use lens_server::server::{AppState, router};
+use tower::ServiceExt;
 
 pub fn lens() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lens"))
@@ -66,4 +73,25 @@ pub fn write(root: &Path, rel: &str, content: &[u8]) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, content).unwrap();
+}
+
+/// GET `uri` from a router over `st` (as a loopback client); asserts success, returns the JSON.
+pub async fn get(st: &Arc<AppState>, uri: &str) -> serde_json::Value {
+    let resp = router(st.clone())
+        .oneshot(
+            Request::get(uri)
+                .header("x-forwarded-for", "127.0.0.1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        status.is_success(),
+        "{uri}: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice(&body).unwrap()
 }

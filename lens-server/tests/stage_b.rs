@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
-use http_body_util::BodyExt;
 use lens_server::server::auth::Policy;
 use lens_server::server::config::Config;
 use lens_server::server::semantic::SemanticService;
 use lens_server::server::{AppState, router};
 use tower::ServiceExt;
 
-use crate::common::{index, registry_crate, run, write};
+use crate::common::{get, index, registry_crate, run, write};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/precise")
@@ -30,26 +29,6 @@ fn state(bundle: &Path, dir: &Path) -> Arc<AppState> {
         SemanticService::disabled("not under test"),
     )
     .unwrap()
-}
-
-async fn get(st: &Arc<AppState>, uri: &str) -> serde_json::Value {
-    let resp = router(st.clone())
-        .oneshot(
-            Request::get(uri)
-                .header("x-forwarded-for", "127.0.0.1")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    assert!(
-        status.is_success(),
-        "{uri}: {status} {}",
-        String::from_utf8_lossy(&body)
-    );
-    serde_json::from_slice(&body).unwrap()
 }
 
 fn enc(s: &str) -> String {

@@ -7,7 +7,7 @@
 //! `LENS_MODEL_DIR` (the exported real model).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -23,7 +23,7 @@ use lens_server::server::semantic::SemanticService;
 use lens_server::server::{AppState, router};
 use tower::ServiceExt;
 
-use crate::common::{index, lens, write};
+use crate::common::{get, index, lens, write};
 
 fn env_path(var: &str) -> PathBuf {
     std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
@@ -350,26 +350,6 @@ fn embed_on_without_a_model_fails_and_auto_skips() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("embeddings: no model"));
     assert!(BundleReader::open(&b).unwrap().embeddings().is_none());
-}
-
-async fn get(st: &Arc<AppState>, uri: &str) -> serde_json::Value {
-    let resp = router(st.clone())
-        .oneshot(
-            Request::get(uri)
-                .header("x-forwarded-for", "127.0.0.1")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    assert!(
-        status.is_success(),
-        "{uri}: {status} {}",
-        String::from_utf8_lossy(&body)
-    );
-    serde_json::from_slice(&body).unwrap()
 }
 
 #[tokio::test]

@@ -11,15 +11,70 @@ pub const ERROR_RATE_ALERT: f64 = 0.05;
 
 #[derive(Debug, Clone, Copy)]
 struct Sample {
-    at: Instant,
     stage_a_ms: f64,
     early_terminated: bool,
     error: bool,
 }
 
-pub struct Window {
+/// Timestamped values of the last `span` (at most [`MAX_SAMPLES`]): what every dashboard
+/// window is built on.
+pub struct Recent<T> {
     span: Duration,
-    samples: Mutex<VecDeque<Sample>>,
+    samples: Mutex<VecDeque<(Instant, T)>>,
+}
+
+impl<T: Copy> Recent<T> {
+    pub fn new(span: Duration) -> Recent<T> {
+        Recent {
+            span,
+            samples: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn push(&self, value: T) {
+        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        s.push_back((now, value));
+        while s
+            .front()
+            .is_some_and(|x| now.duration_since(x.0) > self.span)
+            || s.len() > MAX_SAMPLES
+        {
+            s.pop_front();
+        }
+    }
+
+    /// The values still inside the window.
+    pub fn snapshot(&self) -> Vec<T> {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        s.iter()
+            .filter(|x| now.duration_since(x.0) <= self.span)
+            .map(|x| x.1)
+            .collect()
+    }
+}
+
+/// Nearest-rank percentile of ascending values; 0 when there are none.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// `part / whole`, 0 for an empty whole.
+pub fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+pub struct Window {
+    recent: Recent<Sample>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,70 +100,36 @@ const MAX_SAMPLES: usize = 100_000;
 impl Window {
     pub fn new(span: Duration) -> Window {
         Window {
-            span,
-            samples: Mutex::new(VecDeque::new()),
+            recent: Recent::new(span),
         }
     }
 
     pub fn record(&self, stage_a_ms: f64, early_terminated: bool, error: bool) {
-        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        s.push_back(Sample {
-            at: now,
+        self.recent.push(Sample {
             stage_a_ms,
             early_terminated,
             error,
         });
-        while s
-            .front()
-            .is_some_and(|x| now.duration_since(x.at) > self.span)
-            || s.len() > MAX_SAMPLES
-        {
-            s.pop_front();
-        }
     }
 
     /// Percentiles and rates over the window.
     pub fn summary(&self) -> StageA {
-        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let recent: Vec<Sample> = s
+        let recent = self.recent.snapshot();
+        let mut ok: Vec<f64> = recent
             .iter()
-            .filter(|x| now.duration_since(x.at) <= self.span)
-            .copied()
+            .filter(|x| !x.error)
+            .map(|x| x.stage_a_ms)
             .collect();
-        drop(s);
-        let ok: Vec<f64> = {
-            let mut v: Vec<f64> = recent
-                .iter()
-                .filter(|x| !x.error)
-                .map(|x| x.stage_a_ms)
-                .collect();
-            v.sort_by(f64::total_cmp);
-            v
-        };
-        let pct = |q: f64| -> f64 {
-            if ok.is_empty() {
-                return 0.0;
-            }
-            let rank = (q * ok.len() as f64).ceil() as usize;
-            ok[rank.clamp(1, ok.len()) - 1]
-        };
+        ok.sort_by(f64::total_cmp);
         let n = recent.len();
-        let rate = |f: &dyn Fn(&Sample) -> bool| {
-            if n == 0 {
-                0.0
-            } else {
-                recent.iter().filter(|x| f(x)).count() as f64 / n as f64
-            }
-        };
+        let count = |f: &dyn Fn(&Sample) -> bool| recent.iter().filter(|x| f(x)).count();
         StageA {
             requests: n,
-            p50_latency_ms: pct(0.50),
-            p95_latency_ms: pct(0.95),
-            p99_latency_ms: pct(0.99),
-            early_termination_rate: rate(&|x| x.early_terminated),
-            error_rate: rate(&|x| x.error),
+            p50_latency_ms: percentile(&ok, 0.50),
+            p95_latency_ms: percentile(&ok, 0.95),
+            p99_latency_ms: percentile(&ok, 0.99),
+            early_termination_rate: ratio(count(&|x| x.early_terminated), n),
+            error_rate: ratio(count(&|x| x.error), n),
         }
     }
 

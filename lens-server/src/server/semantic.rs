@@ -2,12 +2,12 @@
 //! the gate's decisions, Stage-C latencies and confidence cutoffs, from which the dashboard's
 //! `stageC` figures come.
 
-use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lens_core::semantic::{Embedder, SemanticStats, StageC, StageCState};
+
+use super::dashboard::{Recent, percentile, ratio};
 
 /// Runbook thresholds for Stage-C.
 pub const SEMANTIC_GATING_RATE_SLO: f64 = 0.70;
@@ -92,7 +92,6 @@ impl SemanticService {
 
 #[derive(Debug, Clone, Copy)]
 struct Sample {
-    at: Instant,
     /// The gate sent the query to semantic retrieval.
     natural_language: bool,
     /// Stage-C ran: its latency, candidates scored and cut off.
@@ -101,8 +100,7 @@ struct Sample {
 
 /// Ranked query-language searches of the last five minutes, as the gate and Stage-C saw them.
 pub struct SemanticWindow {
-    span: Duration,
-    samples: Mutex<VecDeque<Sample>>,
+    recent: Recent<Sample>,
 }
 
 /// The dashboard's `stageC` figures.
@@ -120,20 +118,16 @@ pub struct StageCSummary {
     pub confidence_cutoff_rate: f64,
 }
 
-const MAX_SAMPLES: usize = 100_000;
-
 impl SemanticWindow {
     pub fn new(span: Duration) -> SemanticWindow {
         SemanticWindow {
-            span,
-            samples: Mutex::new(VecDeque::new()),
+            recent: Recent::new(span),
         }
     }
 
     /// A query the gate sent to the exact lexical path.
     pub fn record_lexical(&self) {
-        self.push(Sample {
-            at: Instant::now(),
+        self.recent.push(Sample {
             natural_language: false,
             stage_c: None,
         });
@@ -143,46 +137,19 @@ impl SemanticWindow {
     pub fn record_semantic(&self, stats: &SemanticStats) {
         let ran = (stats.stage_c == Some(StageCState::Ran))
             .then(|| (stats.stage_c_ms.unwrap_or(0.0), stats.scored, stats.cut_off));
-        self.push(Sample {
-            at: Instant::now(),
+        self.recent.push(Sample {
             natural_language: true,
             stage_c: ran,
         });
     }
 
-    fn push(&self, sample: Sample) {
-        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-        s.push_back(sample);
-        while s
-            .front()
-            .is_some_and(|x| sample.at.duration_since(x.at) > self.span)
-            || s.len() > MAX_SAMPLES
-        {
-            s.pop_front();
-        }
-    }
-
     pub fn summary(&self) -> StageCSummary {
-        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let recent: Vec<Sample> = s
-            .iter()
-            .filter(|x| now.duration_since(x.at) <= self.span)
-            .copied()
-            .collect();
-        drop(s);
+        let recent = self.recent.snapshot();
         let mut lat: Vec<f64> = recent
             .iter()
             .filter_map(|x| x.stage_c.map(|c| c.0))
             .collect();
         lat.sort_by(f64::total_cmp);
-        let pct = |q: f64| {
-            if lat.is_empty() {
-                0.0
-            } else {
-                lat[((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1]
-            }
-        };
         let (scored, cut) = recent
             .iter()
             .filter_map(|x| x.stage_c)
@@ -192,15 +159,11 @@ impl SemanticWindow {
             gated_queries: recent.len(),
             semantic_gating_rate: ratio(lexical, recent.len()),
             requests: lat.len(),
-            p50_latency_ms: pct(0.50),
-            p95_latency_ms: pct(0.95),
+            p50_latency_ms: percentile(&lat, 0.50),
+            p95_latency_ms: percentile(&lat, 0.95),
             confidence_cutoff_rate: ratio(cut, scored),
         }
     }
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 #[cfg(test)]
