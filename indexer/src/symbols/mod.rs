@@ -215,10 +215,18 @@ fn collect(
         let mut name = None;
         let mut def = None;
         let mut receiver = None;
+        let mut dropped = false;
         for c in m.captures() {
             let r = c.node.byte_range();
             if c.index == spec.name_capture || Some(c.index) == spec.scope_name_capture {
-                name = Some((r.clone(), c.node.start_position().row));
+                let mut node = c.node;
+                if matches!(spec.name, "c" | "cpp") && is_attribute_macro(&content[r.clone()]) {
+                    match real_name_beside_attribute(node) {
+                        Some(real) => node = real,
+                        None => dropped = true,
+                    }
+                }
+                name = Some((node.byte_range(), node.start_position().row));
             }
             if Some(c.index) == spec.receiver_capture {
                 receiver = Some(scope_text(&content[r.clone()]));
@@ -231,7 +239,7 @@ fn collect(
                 def = Some(r);
             }
         }
-        if let (Some((n, row)), Some(d)) = (name, def) {
+        if let (Some((n, row)), Some(d), false) = (name, def, dropped) {
             out.push(Raw {
                 kind,
                 pattern: m.pattern_index,
@@ -243,6 +251,67 @@ fn collect(
         }
     }
     out
+}
+
+/// Linux-style attribute macros that tree-sitter, not knowing them, takes for the name in
+/// `} __packed salt_t;` or `static int x __initdata = 1;`.
+const ATTRIBUTE_MACROS: &[&str] = &[
+    "__packed",
+    "__aligned",
+    "__initdata",
+    "__initconst",
+    "__read_mostly",
+    "__ro_after_init",
+    "__maybe_unused",
+    "__always_unused",
+    "__cacheline_aligned",
+    "__cacheline_aligned_in_smp",
+    "__refdata",
+    "__exitdata",
+    "__meminitdata",
+    "__initdata_or_module",
+    "__nosavedata",
+    "__page_aligned_bss",
+    "__page_aligned_data",
+    "__percpu",
+    "__used",
+    "__weak",
+];
+
+fn is_attribute_macro(name: &[u8]) -> bool {
+    ATTRIBUTE_MACROS.iter().any(|m| m.as_bytes() == name)
+}
+
+/// The identifier an attribute macro displaced: alone in an ERROR node next to the captured
+/// name (or next to its declarator), or the type-looking word of `unsigned long mask
+/// __read_mostly`. `None` when there is none: the capture was the macro alone.
+fn real_name_beside_attribute<'t>(name: tree_sitter::Node<'t>) -> Option<tree_sitter::Node<'t>> {
+    let mut at = Some(name);
+    for _ in 0..2 {
+        let n = at?;
+        if let Some(real) = lone_identifier(n.next_named_sibling())
+            .or_else(|| lone_identifier(n.prev_named_sibling()))
+        {
+            return Some(real);
+        }
+        if let Some(parent) = n.parent().filter(|p| p.kind() == "declaration")
+            && let Some(ty) = parent.child_by_field_name("type")
+            && ty.kind() == "sized_type_specifier"
+        {
+            return ty
+                .child_by_field_name("type")
+                .filter(|t| t.kind() == "type_identifier");
+        }
+        at = n.parent();
+    }
+    None
+}
+
+/// The identifier of an ERROR node that holds nothing else.
+fn lone_identifier<'t>(n: Option<tree_sitter::Node<'t>>) -> Option<tree_sitter::Node<'t>> {
+    let n = n.filter(|n| n.kind() == "ERROR" && n.named_child_count() == 1)?;
+    n.named_child(0)
+        .filter(|c| matches!(c.kind(), "identifier" | "type_identifier"))
 }
 
 /// A container's name as a scope segment: generic arguments and whitespace dropped.

@@ -176,3 +176,20 @@ fn spans_lines_and_parents_are_consistent() {
     assert!(extract(Some("markdown"), b"# x").is_empty());
     assert!(extract(None, b"fn x() {}").is_empty());
 }
+
+/// Kernel attribute macros are not names: tree-sitter, not knowing them, took `__packed`
+/// for the typedef's name and `__initdata` for the variable's (regression).
+#[test]
+fn c_attribute_macros_give_way_to_the_real_name() {
+    let src = "typedef struct {\n\tint a;\n} __packed salt_t;\nstatic int counter __initdata = 3;\nstatic unsigned long mask __read_mostly;\nvoid __free_pages(int n) {}\nstruct bare {\n\tint y;\n} __packed;\n";
+    let v = defs("c", src);
+    assert!(has(&v, "salt_t", "type", ""), "{v:?}");
+    assert!(has(&v, "counter", "variable", ""), "{v:?}");
+    assert!(has(&v, "mask", "variable", ""), "{v:?}");
+    // A real name that merely starts with __ stays.
+    assert!(has(&v, "__free_pages", "function", ""), "{v:?}");
+    assert!(has(&v, "bare", "struct", ""), "{v:?}");
+    for macro_name in ["__packed", "__initdata", "__read_mostly"] {
+        assert!(!v.iter().any(|d| d.0 == macro_name), "{macro_name}: {v:?}");
+    }
+}
