@@ -258,6 +258,7 @@ fn collect(
 const ATTRIBUTE_MACROS: &[&str] = &[
     "__packed",
     "__aligned",
+    "__bitwise",
     "__initdata",
     "__initconst",
     "__read_mostly",

@@ -181,7 +181,7 @@ fn spans_lines_and_parents_are_consistent() {
 /// for the typedef's name and `__initdata` for the variable's (regression).
 #[test]
 fn c_attribute_macros_give_way_to_the_real_name() {
-    let src = "typedef struct {\n\tint a;\n} __packed salt_t;\nstatic int counter __initdata = 3;\nstatic unsigned long mask __read_mostly;\nvoid __free_pages(int n) {}\nstruct bare {\n\tint y;\n} __packed;\n";
+    let src = "typedef struct {\n\tint a;\n} __packed salt_t;\nstatic int counter __initdata = 3;\nstatic unsigned long mask __read_mostly;\nvoid __free_pages(int n) {}\nstruct bare {\n\tint y;\n} __packed;\ntypedef unsigned short __bitwise be16;\n";
     let v = defs("c", src);
     assert!(has(&v, "salt_t", "type", ""), "{v:?}");
     assert!(has(&v, "counter", "variable", ""), "{v:?}");
@@ -189,7 +189,8 @@ fn c_attribute_macros_give_way_to_the_real_name() {
     // A real name that merely starts with __ stays.
     assert!(has(&v, "__free_pages", "function", ""), "{v:?}");
     assert!(has(&v, "bare", "struct", ""), "{v:?}");
-    for macro_name in ["__packed", "__initdata", "__read_mostly"] {
+    assert!(has(&v, "be16", "type", ""), "{v:?}");
+    for macro_name in ["__packed", "__initdata", "__read_mostly", "__bitwise"] {
         assert!(!v.iter().any(|d| d.0 == macro_name), "{macro_name}: {v:?}");
     }
 }
