@@ -267,6 +267,26 @@ fn eval(n: &SymNode, v: &View<'_>) -> bool {
     }
 }
 
+/// Whether a predicate depends on the file alone (path, repository, language).
+fn is_file_level(n: &SymNode) -> bool {
+    match n {
+        SymNode::Path(_) | SymNode::Repo(_) | SymNode::Lang(_) => true,
+        SymNode::Name(_) | SymNode::Kind(_) => false,
+        SymNode::Not(x) => is_file_level(x),
+        SymNode::And(c) | SymNode::Or(c) => c.iter().all(is_file_level),
+    }
+}
+
+/// The root's conjuncts that depend on the file alone: a definition can match only in a
+/// file that passes all of them.
+fn file_conjuncts(root: &SymNode) -> Vec<&SymNode> {
+    match root {
+        SymNode::And(c) => c.iter().filter(|x| is_file_level(x)).collect(),
+        x if is_file_level(x) => vec![x],
+        _ => Vec::new(),
+    }
+}
+
 /// Where candidates come from: one exact name, a regex over the name
 /// dictionary, or every definition.
 enum Anchor<'a> {
@@ -344,7 +364,31 @@ pub fn search_symbols(
                     .flat_map(move |e| table.ids(&e).collect::<Vec<_>>()),
             )
         }
-        Anchor::All => Box::new(0..table.len() as u32),
+        Anchor::All => {
+            // Without a name, file-level conjuncts (file:, repo:, lang:) pick the files first,
+            // so that `kind:macro file:slab.h` reads one file's definitions, not every one.
+            let by_file = file_conjuncts(&plan.root);
+            if by_file.is_empty() {
+                Box::new(0..table.len() as u32)
+            } else {
+                let docs = bundle.docs();
+                let files: Vec<u32> = (0..bundle.doc_count() as u32)
+                    .filter(|&d| {
+                        let rec = docs.get(d);
+                        let view = View {
+                            name: b"",
+                            scope: None,
+                            kind: SymbolKind::Function,
+                            path: docs.path_bytes(&rec),
+                            repo: bundle.repo_name(&rec),
+                            lang: bundle.language(&rec),
+                        };
+                        by_file.iter().all(|n| eval(n, &view))
+                    })
+                    .collect();
+                Box::new(files.into_iter().flat_map(move |d| table.doc_range(d)))
+            }
+        }
     };
     let docs = bundle.docs();
     let mut found: Vec<(SymbolRecord, u32)> = Vec::new();
