@@ -307,14 +307,10 @@ fn symbol_queries_match_brute_force_extraction() {
             .collect();
         assert_eq!(got, want, "sym:{name}");
     }
-    // kind: and qualified names filter the same set.
-    for (kind, scope_sep) in [("method", "::"), ("struct", "::")] {
-        let want: BTreeSet<(String, u32)> = all
-            .iter()
-            .filter(|a| a.3 == kind)
-            .map(|a| (a.1.clone(), a.2))
-            .collect();
-        let q = lens_core::parse(&format!("kind:{kind}")).unwrap();
+    // kind: (alone, and with file filters that pick files before definitions are read)
+    // selects the same set as filtering every definition.
+    let located = |query: &str| -> BTreeSet<(String, u32)> {
+        let q = lens_core::parse(query).unwrap();
         let plan = lens_core::Planned::from_query(&q, lens_core::Limits::exhaustive()).unwrap();
         let lens_core::Outcome::Symbols(r) = lens_core::execute(
             &reader,
@@ -322,47 +318,40 @@ fn symbol_queries_match_brute_force_extraction() {
             &lens_core::Deadline::after(std::time::Duration::from_secs(30)),
         )
         .unwrap() else {
-            panic!()
+            panic!("{query}: not a symbol query")
         };
-        let got: BTreeSet<(String, u32)> = r
-            .hits
+        r.hits
             .iter()
             .map(|h| (h.path.to_string(), h.line as u32))
+            .collect()
+    };
+    for kind in ["method", "struct"] {
+        let want: BTreeSet<(String, u32)> = all
+            .iter()
+            .filter(|a| a.3 == kind)
+            .map(|a| (a.1.clone(), a.2))
             .collect();
-        assert_eq!(got, want, "kind:{kind}");
-        let _ = scope_sep;
-        // File filters pick files before definitions are read: same set as filtering after.
+        assert_eq!(located(&format!("kind:{kind}")), want, "kind:{kind}");
         let some_dir = all
             .iter()
             .find(|a| a.3 == kind && a.1.contains('/'))
             .map(|a| a.1.rsplit_once('/').unwrap().0.to_string())
             .unwrap();
-        for (filter, keep) in [
+        for (filter, inside) in [
             (format!("file:^{some_dir}/"), true),
             (format!("-file:^{some_dir}/"), false),
         ] {
             let want: BTreeSet<(String, u32)> = all
                 .iter()
-                .filter(|a| a.3 == kind && a.1.starts_with(&format!("{some_dir}/")) == keep)
+                .filter(|a| a.3 == kind && a.1.starts_with(&format!("{some_dir}/")) == inside)
                 .map(|a| (a.1.clone(), a.2))
                 .collect();
-            let q = lens_core::parse(&format!("kind:{kind} {filter}")).unwrap();
-            let plan = lens_core::Planned::from_query(&q, lens_core::Limits::exhaustive()).unwrap();
-            let lens_core::Outcome::Symbols(r) = lens_core::execute(
-                &reader,
-                &plan,
-                &lens_core::Deadline::after(std::time::Duration::from_secs(30)),
-            )
-            .unwrap() else {
-                panic!()
-            };
-            let got: BTreeSet<(String, u32)> = r
-                .hits
-                .iter()
-                .map(|h| (h.path.to_string(), h.line as u32))
-                .collect();
             assert!(!want.is_empty(), "kind:{kind} {filter}");
-            assert_eq!(got, want, "kind:{kind} {filter}");
+            assert_eq!(
+                located(&format!("kind:{kind} {filter}")),
+                want,
+                "kind:{kind} {filter}"
+            );
         }
     }
     let with_scope = all
