@@ -339,3 +339,46 @@ fn expired_deadline_returns_partial_flagged() {
     assert!(r.stats.timed_out && r.stats.truncated);
     assert!(r.hits.is_empty());
 }
+
+/// Posting lists long enough for skip tables (`ngram::skips`): every literal and pattern
+/// below intersects a list present in nearly every file with rare ones, so seeks jump.
+/// Index path, scan path and brute force must agree.
+#[test]
+fn long_posting_lists_with_skip_tables_agree_with_brute_force() {
+    let n = 3 * lens_core::ngram::skips::SKIP_MIN_LEN as usize;
+    let mut x = 0x9e37_79b9u32;
+    let files: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let mut text = String::from("common_prefix value\n");
+            for (every, word) in [(7, "rare_alpha"), (61, "rarer_beta"), (509, "rarest_gamma")] {
+                if (x as usize + i) % every == 0 {
+                    text.push_str(&format!("call common_prefix_{word}(x);\n"));
+                }
+            }
+            (format!("d{}/f{i}.c", i % 13), text.into_bytes())
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = build(dir.path(), &files);
+    for pattern in [
+        "common_prefix_rare_alpha",
+        "common_prefix_rarer_beta",
+        "common_prefix_rarest_gamma",
+        r"common_prefix_rare(r_beta|st_gamma)",
+        "common_prefix value",
+    ] {
+        let c = Case {
+            pattern: pattern.into(),
+            fixed: false,
+            ci: false,
+            word: false,
+            globs: vec![],
+        };
+        let want = brute_force(&files, &c).unwrap();
+        assert!(!want.is_empty(), "{pattern}");
+        assert_eq!(grep(&bundle, &c).unwrap(), want, "{pattern}");
+    }
+}

@@ -11,6 +11,7 @@ use super::manifest::{FORMAT_VERSION, MIN_FORMAT_VERSION, Manifest};
 use super::*;
 use crate::error::{Error, Result};
 use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup};
+use crate::ngram::skips::SkipCache;
 use crate::precise::{self, PreciseTable};
 use crate::semantic::store::{self, EmbeddingStore};
 use crate::symbols::table as symtab;
@@ -57,6 +58,7 @@ pub struct BundleReader {
     symbol_cache: SymbolCache,
     precise: Option<PreciseTable<Mapped>>,
     embeddings: Option<EmbeddingStore<Mapped>>,
+    skip_cache: SkipCache,
     doc_count: usize,
 }
 
@@ -173,6 +175,7 @@ impl BundleReader {
             symbol_cache: SymbolCache::new(SYMBOL_CACHE_FILES),
             precise,
             embeddings,
+            skip_cache: SkipCache::default(),
             doc_count,
         })
     }
@@ -230,6 +233,11 @@ impl BundleReader {
     /// Postings bytes from `offset` on (empty when out of range; cursors then report corruption).
     pub(crate) fn postings_from(&self, offset: u64) -> &[u8] {
         self.postings.get(offset as usize..).unwrap_or(&[])
+    }
+
+    /// Skip tables of this bundle's long posting lists.
+    pub(crate) fn skip_cache(&self) -> &SkipCache {
+        &self.skip_cache
     }
 
     pub(crate) fn corrupt_postings(&self) -> Error {

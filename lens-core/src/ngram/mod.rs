@@ -5,6 +5,7 @@
 //! case-sensitive and case-insensitive queries; verification restores exactness.
 
 pub mod postings;
+pub mod skips;
 
 pub use postings::{PostingsWriter, decode_postings};
 

@@ -9,7 +9,10 @@
 use crate::bundle::BundleReader;
 use crate::error::{Error, Result};
 use crate::limits::SCAN_CANDIDATE_SHARE;
+use std::sync::Arc;
+
 use crate::ngram::postings::DictEntry;
+use crate::ngram::skips::{SKIP_MIN_LEN, SkipTable};
 use crate::plan::CandidatePolicy;
 use crate::query::NgramQuery;
 
@@ -137,21 +140,29 @@ struct Cursor<'a> {
     bundle: &'a BundleReader,
     bytes: &'a [u8],
     pos: usize,
+    count: u32,
     remaining: u32,
     current: Option<u32>,
     decoded: usize,
+    /// Samples of a long list, so that a seek far ahead jumps instead of decoding.
+    skips: Option<Arc<SkipTable>>,
 }
 
 impl<'a> Cursor<'a> {
     fn new(bundle: &'a BundleReader, e: DictEntry) -> Cursor<'a> {
         let bytes = bundle.postings_from(e.offset);
+        let skips = (e.count >= SKIP_MIN_LEN)
+            .then(|| bundle.skip_cache().get(e.offset, bytes, e.count))
+            .flatten();
         Cursor {
             bundle,
             bytes,
             pos: 0,
+            count: e.count,
             remaining: e.count,
             current: None,
             decoded: 0,
+            skips,
         }
     }
 
@@ -208,6 +219,20 @@ impl<'a> Cursor<'a> {
     fn seek(&mut self, target: u32) -> Result<Option<u32>> {
         if let Some(c) = self.current.filter(|&c| c >= target) {
             return Ok(Some(c));
+        }
+        if let Some((_, consumed, doc, end)) = self.skips.as_ref().and_then(|t| t.floor(target))
+            && consumed > self.count - self.remaining
+        {
+            // The sample at or before the target is ahead of the cursor: jump to it.
+            self.pos = end;
+            self.remaining = self.count - consumed;
+            self.current = Some(doc);
+            if doc == target {
+                if doc as usize >= self.bundle.doc_count() {
+                    return Err(self.corrupt());
+                }
+                return Ok(Some(doc));
+            }
         }
         while let Some(d) = self.step()? {
             if d >= target {
