@@ -354,7 +354,7 @@ fn long_posting_lists_with_skip_tables_agree_with_brute_force() {
             x ^= x << 5;
             let mut text = String::from("common_prefix value\n");
             for (every, word) in [(7, "rare_alpha"), (61, "rarer_beta"), (509, "rarest_gamma")] {
-                if (x as usize + i) % every == 0 {
+                if (x as usize + i).is_multiple_of(every) {
                     text.push_str(&format!("call common_prefix_{word}(x);\n"));
                 }
             }

@@ -36,7 +36,7 @@ impl SkipTable {
                 pos += 1;
             }
             pos += 1;
-            if i % SKIP_EVERY == 0 {
+            if i.is_multiple_of(SKIP_EVERY) {
                 t.docs.push(doc);
                 t.ends.push(pos as u32);
             }
