@@ -3,7 +3,6 @@
 //! int8 embeddings at two corpus sizes.
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lens_core::semantic::gate;
@@ -51,20 +50,7 @@ fn store(n: usize, dims: usize) -> EmbeddingStore<Vec<u8>> {
         };
         w.push(span, v);
     }
-    let files = std::cell::RefCell::new(std::collections::HashMap::new());
-    w.finish(
-        n,
-        &|p, b| {
-            files.borrow_mut().insert(p.to_path_buf(), b.to_vec());
-            Ok(())
-        },
-        Path::new("b"),
-    )
-    .unwrap();
-    let mut f = files.into_inner();
-    let mut take = |name: &str| f.remove(&Path::new("b").join(name)).unwrap();
-    let (v, c, d) = (take("emb.vec"), take("emb.chunks"), take("emb.docs"));
-    EmbeddingStore::new(v, c, d, dims, n, Path::new("b")).unwrap()
+    w.into_memory_store(n).unwrap()
 }
 
 fn benches(c: &mut Criterion) {

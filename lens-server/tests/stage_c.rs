@@ -200,24 +200,27 @@ fn bundle_embeddings_feed_stage_c_end_to_end() {
 
     // Through the CLI: the gate sends prose to Stage-C, which finds the file by meaning
     // although the query shares no word with it.
-    let out = lens()
-        .args([
-            "search",
-            "--bundle",
-            b.to_str().unwrap(),
-            "--json",
-            "--model",
-        ])
-        .arg(&model)
-        .arg("how do I download a web page")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let search = |query: &str| -> serde_json::Value {
+        let out = lens()
+            .args([
+                "search",
+                "--bundle",
+                b.to_str().unwrap(),
+                "--json",
+                "--model",
+            ])
+            .arg(&model)
+            .arg(query)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{query}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = search("how do I download a web page");
     assert_eq!(v["stats"]["stage_c"], "ran", "{v}");
     assert_eq!(v["results"][0]["path"], "http_get.py", "{v}");
     assert_eq!(v["results"][0]["symbol"]["name"], "fetch");
@@ -225,19 +228,7 @@ fn bundle_embeddings_feed_stage_c_end_to_end() {
     assert!(v["results"][0]["signals"]["cosine"].as_f64().unwrap() > 0.3);
 
     // A code-like query stays exact: no Stage-C, byte spans of the literal.
-    let out = lens()
-        .args([
-            "search",
-            "--bundle",
-            b.to_str().unwrap(),
-            "--json",
-            "--model",
-        ])
-        .arg(&model)
-        .arg("json.dump(")
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = search("json.dump(");
     assert!(v["stats"].get("stage_c").is_none(), "{v}");
     assert_eq!(v["results"][0]["path"], "json_dump.py");
     assert_eq!(v["results"][0]["snippet"], "        json.dump(obj, f)");

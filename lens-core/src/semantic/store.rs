@@ -83,13 +83,8 @@ impl EmbeddingWriter {
         self.count += 1;
     }
 
-    /// Writes the three files with `write` (which syncs them).
-    pub fn finish(
-        self,
-        doc_count: usize,
-        write: &dyn Fn(&Path, &[u8]) -> Result<()>,
-        dir: &Path,
-    ) -> Result<()> {
+    /// The three files' bytes: vectors, chunk records, doc offsets.
+    fn encode(self, doc_count: usize) -> [Vec<u8>; 3] {
         // A doc's chunks start at its own first chunk, or (without chunks) at the next doc's.
         let mut docs = Vec::with_capacity((doc_count + 1) * 4);
         let mut i = 0;
@@ -100,11 +95,36 @@ impl EmbeddingWriter {
             let start = self.doc_firsts.get(i).map_or(self.count, |&(_, f)| f);
             docs.extend_from_slice(&start.to_le_bytes());
         }
-        let bytes: Vec<u8> = self.vectors.iter().map(|&q| q as u8).collect();
-        write(&dir.join(VECTORS_FILE), &bytes)?;
-        write(&dir.join(CHUNKS_FILE), &self.chunks)?;
+        let vectors = self.vectors.iter().map(|&q| q as u8).collect();
+        [vectors, self.chunks, docs]
+    }
+
+    /// Writes the three files with `write` (which syncs them).
+    pub fn finish(
+        self,
+        doc_count: usize,
+        write: &dyn Fn(&Path, &[u8]) -> Result<()>,
+        dir: &Path,
+    ) -> Result<()> {
+        let [vectors, chunks, docs] = self.encode(doc_count);
+        write(&dir.join(VECTORS_FILE), &vectors)?;
+        write(&dir.join(CHUNKS_FILE), &chunks)?;
         write(&dir.join(DOCS_FILE), &docs)?;
         Ok(())
+    }
+
+    /// The store these chunks make, in memory (benchmarks and tests).
+    pub fn into_memory_store(self, doc_count: usize) -> Result<EmbeddingStore<Vec<u8>>> {
+        let dims = self.dims;
+        let [vectors, chunks, docs] = self.encode(doc_count);
+        EmbeddingStore::new(
+            vectors,
+            chunks,
+            docs,
+            dims,
+            doc_count,
+            Path::new("(memory)"),
+        )
     }
 }
 
@@ -305,8 +325,6 @@ fn best_first(v: &mut Vec<(u32, f32)>, k: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
 
     fn unit(v: &[f32]) -> Vec<f32> {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -328,20 +346,7 @@ mod tests {
         for (doc, v) in vectors {
             w.push(span(*doc), v);
         }
-        let files = RefCell::new(HashMap::new());
-        w.finish(
-            docs,
-            &|p, b| {
-                files.borrow_mut().insert(p.to_path_buf(), b.to_vec());
-                Ok(())
-            },
-            Path::new("b"),
-        )
-        .unwrap();
-        let mut f = files.into_inner();
-        let mut take = |n| f.remove(&Path::new("b").join(n)).unwrap();
-        let (v, c, d) = (take(VECTORS_FILE), take(CHUNKS_FILE), take(DOCS_FILE));
-        EmbeddingStore::new(v, c, d, vectors[0].1.len(), docs, Path::new("b")).unwrap()
+        w.into_memory_store(docs).unwrap()
     }
 
     #[test]
