@@ -65,7 +65,7 @@ fn benches(c: &mut Criterion) {
     for n in [10_000, 100_000] {
         let s = store(n, 384);
         c.bench_function(&format!("nearest/100 of {n} chunks x 384"), |b| {
-            b.iter(|| black_box(s.nearest(black_box(query), 100, &|_| true)))
+            b.iter(|| black_box(s.nearest(black_box(query), 100)))
         });
     }
 }

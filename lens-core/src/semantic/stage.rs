@@ -302,7 +302,7 @@ pub fn search_semantic(
             stats.stage_c = Some(StageCState::SkippedDeadline);
             stats.timed_out = true;
         } else {
-            let nearest = store.nearest(q, DENSE_CANDIDATES.max(wanted), &|_| true);
+            let nearest = store.nearest(q, DENSE_CANDIDATES.max(wanted));
             stats.dense_candidates = nearest.len();
             let mut index: HashMap<u32, usize> =
                 cands.iter().enumerate().map(|(i, c)| (c.doc, i)).collect();

@@ -254,14 +254,9 @@ impl<B: Deref<Target = [u8]>> EmbeddingStore<B> {
         dot as f32 * query.scale * self.chunk(id).scale
     }
 
-    /// The `k` chunks nearest to the query by cosine, best first, over chunks whose doc `keep`
-    /// accepts. Exact over the stored vectors; ties by chunk id.
-    pub fn nearest(
-        &self,
-        query: &QueryVector,
-        k: usize,
-        keep: &(dyn Fn(u32) -> bool + Sync),
-    ) -> Vec<(u32, f32)>
+    /// The `k` chunks nearest to the query by cosine, best first. Exact over the stored
+    /// vectors; ties by chunk id.
+    pub fn nearest(&self, query: &QueryVector, k: usize) -> Vec<(u32, f32)>
     where
         B: Sync,
     {
@@ -272,10 +267,7 @@ impl<B: Deref<Target = [u8]>> EmbeddingStore<B> {
             .into_par_iter()
             .map(|b| {
                 let ids = (b * SCAN_BLOCK) as u32..((b + 1) * SCAN_BLOCK).min(self.count) as u32;
-                let mut top: Vec<(u32, f32)> = ids
-                    .filter(|&id| keep(self.chunk(id).doc))
-                    .map(|id| (id, self.cosine(id, query)))
-                    .collect();
+                let mut top: Vec<(u32, f32)> = ids.map(|id| (id, self.cosine(id, query))).collect();
                 best_first(&mut top, k);
                 top
             })
@@ -371,9 +363,8 @@ mod tests {
         assert_eq!(s.len(), vecs.len());
         let qf = unit(&(0..dims).map(|_| rnd()).collect::<Vec<_>>());
         let q = QueryVector::new(&qf);
-        let got = s.nearest(&q, 10, &|d| !d.is_multiple_of(5));
+        let got = s.nearest(&q, 10);
         let mut want: Vec<(u32, f32)> = (0..s.len() as u32)
-            .filter(|&id| !s.chunk(id).doc.is_multiple_of(5))
             .map(|id| (id, s.cosine(id, &q)))
             .collect();
         best_first(&mut want, 10);
