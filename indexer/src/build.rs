@@ -1,6 +1,8 @@
 //! The build pipeline.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
@@ -306,13 +308,22 @@ fn build_into(
     // the single appender, which writes content, postings and tantivy input.
     let (tx, rx) = sync_channel::<Vec<Prepared>>(2);
     let producer_opts = opts.clone();
-    let chunking = collector.is_ok();
+    let chunking = match &collector {
+        Ok(c) => c.wanted(),
+        Err(_) => Arc::new(AtomicBool::new(false)),
+    };
     let producer = std::thread::spawn(move || {
         for batch in files.chunks(BATCH_FILES) {
             let prepared: Vec<Prepared> = batch
                 .par_iter()
                 .map(|(rank, f)| {
-                    prepare(f, *rank, &names[f.repo as usize], &producer_opts, chunking)
+                    prepare(
+                        f,
+                        *rank,
+                        &names[f.repo as usize],
+                        &producer_opts,
+                        chunking.load(Ordering::Relaxed),
+                    )
                 })
                 .collect();
             if tx.send(prepared).is_err() {

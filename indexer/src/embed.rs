@@ -2,6 +2,8 @@
 //! embedded with the model once the walk is done, then stored quantised in the bundle.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use lens_core::bundle::manifest::EmbeddingsInfo;
@@ -48,6 +50,8 @@ pub(crate) struct ChunkCollector {
     spans: Vec<ChunkSpan>,
     texts: Vec<String>,
     overflowed: bool,
+    /// Cleared on overflow, so that the analysis threads stop making chunks.
+    wanted: Arc<AtomicBool>,
 }
 
 impl ChunkCollector {
@@ -71,10 +75,16 @@ impl ChunkCollector {
                 spans: Vec::new(),
                 texts: Vec::new(),
                 overflowed: false,
+                wanted: Arc::new(AtomicBool::new(true)),
             })),
             (Err(e), EmbedMode::On) => Err(BuildError::Core(e)),
             (Err(e), _) => Ok(Err(format!("no model ({e})"))),
         }
+    }
+
+    /// True while chunks are still wanted; analysis threads check it per file.
+    pub(crate) fn wanted(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.wanted)
     }
 
     pub(crate) fn add(&mut self, doc: u32, chunks: Vec<Chunk>) {
@@ -85,6 +95,7 @@ impl ChunkCollector {
             if self.limit.is_some_and(|l| self.texts.len() >= l) {
                 // Auto mode gives up on large corpora instead of holding their text.
                 self.overflowed = true;
+                self.wanted.store(false, Ordering::Relaxed);
                 self.spans = Vec::new();
                 self.texts = Vec::new();
                 return;

@@ -2,6 +2,7 @@
 //! compiled once per process ([`compile_time`] reports how long that took).
 
 mod queries;
+pub mod skim;
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;
@@ -13,7 +14,7 @@ use tree_sitter::{Language, Parser, Query, QueryCursor, StreamingIterator};
 
 /// Parsing a file stops after this long (pathological inputs); it then has no symbols.
 const PARSE_BUDGET: Duration = Duration::from_secs(2);
-/// Files larger than this are not parsed (the symbol table stores u32 offsets).
+/// Texts larger than this are not parsed (after skimming, for C).
 const MAX_PARSE_BYTES: usize = 16 << 20;
 
 struct LangSpec {
@@ -148,9 +149,50 @@ struct Raw {
 /// Definitions of `content` in `lang`, by definition start; empty for
 /// languages without a tags query and for files that do not parse in time.
 pub fn extract(lang: Option<&str>, content: &[u8]) -> Vec<SymbolDef> {
+    extract_with(lang, content, true)
+}
+
+/// [`extract`], optionally without skimming C first (for measuring what
+/// skimming changes; see [`skim`]).
+#[doc(hidden)]
+pub fn extract_with(lang: Option<&str>, content: &[u8], skim_c: bool) -> Vec<SymbolDef> {
     let Some(spec) = lang.and_then(|l| registry().specs.iter().find(|s| s.name == l)) else {
         return Vec::new();
     };
+    // Offsets are u32 in the symbol table.
+    if u32::try_from(content.len()).is_err() {
+        return Vec::new();
+    }
+    let skimmed = (skim_c && spec.name == "c")
+        .then(|| skim::skim_c(content))
+        .flatten();
+    let Some(skimmed) = skimmed else {
+        let raws = tag(spec, content);
+        return nest(spec, raws, content);
+    };
+    let mut raws = tag(spec, &skimmed.text);
+    for r in &mut raws {
+        r.name = (skimmed.start(r.name.0), skimmed.end(r.name.1));
+        r.def = (skimmed.start(r.def.0), skimmed.end(r.def.1));
+    }
+    raws.extend(skimmed.macros.iter().map(|m| Raw {
+        kind: Some(SymbolKind::Macro),
+        pattern: usize::MAX,
+        name: (m.name.start, m.name.end),
+        def: (m.def.start, m.def.end),
+        line: 0,
+        receiver: None,
+    }));
+    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', content).collect();
+    for r in &mut raws {
+        r.line = newlines.partition_point(|&nl| nl < r.name.0) as u32 + 1;
+    }
+    nest(spec, raws, content)
+}
+
+/// Raw captures of the tags query over `content`; none when it is too large
+/// to parse or does not parse in time.
+fn tag(spec: &LangSpec, content: &[u8]) -> Vec<Raw> {
     if content.len() > MAX_PARSE_BYTES {
         return Vec::new();
     }
@@ -174,8 +216,7 @@ pub fn extract(lang: Option<&str>, content: &[u8]) -> Vec<SymbolDef> {
     }) else {
         return Vec::new();
     };
-    let raws = CURSOR.with_borrow_mut(|cursor| collect(spec, cursor, &tree, content));
-    nest(spec, raws, content)
+    CURSOR.with_borrow_mut(|cursor| collect(spec, cursor, &tree, content))
 }
 
 /// The syntax tree as an S-expression (for writing tags queries).

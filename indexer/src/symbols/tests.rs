@@ -194,3 +194,107 @@ fn c_attribute_macros_give_way_to_the_real_name() {
         assert!(!v.iter().any(|d| d.0 == macro_name), "{macro_name}: {v:?}");
     }
 }
+
+/// Name, kind, scope, line, [name start, name end, def start, def end] and parent.
+type FullDef = (String, &'static str, String, u32, [u32; 4], Option<u32>);
+
+/// Every field of every definition, for comparing two extractions.
+fn full_defs(src: &str, skim: bool) -> Vec<FullDef> {
+    extract_with(Some("c"), src.as_bytes(), skim)
+        .into_iter()
+        .map(|d| {
+            (
+                src[d.name_start as usize..d.name_end as usize].to_string(),
+                d.kind.as_str(),
+                d.scope.unwrap_or_default(),
+                d.line,
+                [d.name_start, d.name_end, d.def_start, d.def_end],
+                d.parent,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn skimmed_c_gives_what_the_full_parse_gives_outside_bodies() {
+    let src = r#"/* A header comment with { braces } and "quotes". */
+#include <linux/types.h>
+
+#define MAX_ITEMS 64
+#define SQUARE(x) \
+	((x) * (x))
+
+// Line comment }
+struct item {
+	int id;
+#define ITEM_FLAG_A 0x1
+	unsigned long flags;
+	struct list_head *next;
+	void (*release)(struct item *it);
+};
+
+enum item_state { ITEM_NEW, ITEM_LIVE = 2, ITEM_DEAD };
+
+typedef struct item item_t;
+typedef int (*item_cb)(item_t *);
+
+static const char *names[] = { "a", "b{", "}" };
+int item_count = 0;
+static struct item root = { .id = 0, .flags = 0 };
+
+union value { int i; long l; };
+
+static int item_init(struct item *it, int id)
+{
+	/* comment in a body { */
+	int local = id;
+	if (local > MAX_ITEMS) {
+		return -1;
+	}
+#ifdef DEBUG
+	if (it)
+		it->id = local;
+#endif
+	return 0;
+}
+
+long item_sum(const struct item *items,
+	      int n)
+{
+	long s = 0;
+	for (int i = 0; i < n; i++)
+		s += items[i].id;
+	return s;
+}
+"#;
+    let full = full_defs(src, false);
+    let skimmed = full_defs(src, true);
+    assert!(full.len() >= 21, "{full:?}");
+    assert_eq!(skimmed, full);
+}
+
+#[test]
+fn skimmed_c_survives_braces_split_by_conditionals() {
+    // Both branches open a brace: the full parse loses the function, and
+    // everything after it, to error recovery; skimming counts one branch.
+    let src = "static int f(int a)\n{\n#ifdef DEBUG\n\tif (a) {\n#else\n\tif (!a) {\n#endif\n\t\treturn 1;\n\t}\n\treturn 0;\n}\n\nstruct after { int x; };\n";
+    let v = defs("c", src);
+    assert!(has(&v, "f", "function", ""), "{v:?}");
+    assert!(has(&v, "after", "struct", ""), "{v:?}");
+    assert!(has(&v, "x", "field", "after"), "{v:?}");
+}
+
+#[test]
+fn skimmed_c_finds_macros_past_the_parse_limit_and_in_bodies() {
+    let mut src = String::from("int f(void)\n{\n#define IN_BODY 1\n\treturn IN_BODY;\n}\n");
+    while src.len() <= MAX_PARSE_BYTES {
+        src.push_str("#define REGISTER_A_MASK 0x00000001L\n");
+    }
+    src.push_str("#define LAST_ONE 2\n");
+    let v = defs("c", &src);
+    assert!(has(&v, "f", "function", ""), "{:?}", &v[..3]);
+    assert!(has(&v, "IN_BODY", "macro", "f"));
+    assert!(has(&v, "LAST_ONE", "macro", ""));
+    // Unskimmed, the file is over the limit and yields nothing.
+    assert!(extract_with(Some("c"), src.as_bytes(), false).is_empty());
+}
