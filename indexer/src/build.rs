@@ -106,7 +106,8 @@ impl std::fmt::Display for BuildSummary {
 }
 
 thread_local! {
-    static SEEN: std::cell::RefCell<(Vec<u32>, u32)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+    /// Scratch slots of `ngram::distinct_trigrams`, one table per analysis thread.
+    static TRIGRAM_SLOTS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 enum Prepared {
@@ -144,18 +145,11 @@ fn prepare(
         return skip(SkipReason::Binary, format!("NUL byte at offset {at}"));
     }
     let mut trigrams = Vec::new();
-    SEEN.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let (seen, stamp) = &mut *guard;
-        if seen.is_empty() {
-            *seen = vec![0u32; 1 << 24];
+    TRIGRAM_SLOTS.with_borrow_mut(|slots| {
+        if slots.is_empty() {
+            *slots = vec![0u32; 1 << 24];
         }
-        *stamp = stamp.wrapping_add(1);
-        if *stamp == 0 {
-            seen.fill(0);
-            *stamp = 1;
-        }
-        ngram::distinct_trigrams(&content, seen, *stamp, &mut trigrams);
+        ngram::distinct_trigrams(&content, slots, &mut trigrams);
     });
     let language = lang::detect(&f.rel_path);
     let symbols = if opts.symbols {

@@ -179,9 +179,9 @@ fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
         rank::static_rank(&b.0, b.1.len() as u64)
             .total_cmp(&rank::static_rank(&a.0, a.1.len() as u64))
     });
-    for (i, (path, content)) in ranked.into_iter().enumerate() {
+    for (path, content) in ranked {
         let mut trigrams = Vec::new();
-        ngram::distinct_trigrams(content, &mut seen, i as u32 + 1, &mut trigrams);
+        ngram::distinct_trigrams(content, &mut seen, &mut trigrams);
         b.add(PreparedDoc {
             repo: 0,
             path: path.clone(),

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Bundle format written by this build.
-pub const FORMAT_VERSION: u32 = 2;
+/// Bundle format written by this build (3: next-byte masks in `ngram.next`).
+pub const FORMAT_VERSION: u32 = 3;
 /// Oldest bundle format this build reads.
 pub const MIN_FORMAT_VERSION: u32 = 1;
 /// Search API version served over this bundle.

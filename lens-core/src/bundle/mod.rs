@@ -27,6 +27,8 @@ pub const CONTENT_FILE: &str = "content.bin";
 pub const DOCS_FILE: &str = "docs.bin";
 pub const NGRAM_DICT_FILE: &str = "ngram.dict";
 pub const NGRAM_POSTINGS_FILE: &str = "ngram.post";
+/// One next-byte mask per posting (format 3 on).
+pub const NGRAM_NEXT_FILE: &str = "ngram.next";
 pub const TEXT_DIR: &str = "text";
 
 /// Hex xxh3-64 of bytes.

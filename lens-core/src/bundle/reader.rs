@@ -10,7 +10,7 @@ use super::doc_table::{DocRecord, DocTableView};
 use super::manifest::{FORMAT_VERSION, MIN_FORMAT_VERSION, Manifest};
 use super::*;
 use crate::error::{Error, Result};
-use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup};
+use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup, dict_search};
 use crate::ngram::skips::SkipCache;
 use crate::precise::{self, PreciseTable};
 use crate::semantic::store::{self, EmbeddingStore};
@@ -53,6 +53,8 @@ pub struct BundleReader {
     docs: Mapped,
     dict: Mapped,
     postings: Mapped,
+    /// Next-byte masks and where each dictionary entry's start (format 3 on).
+    next_masks: Option<(Mapped, Vec<u64>)>,
     text: Option<TextIndex>,
     symbols: Option<SymbolTable<Mapped>>,
     symbol_cache: SymbolCache,
@@ -119,6 +121,24 @@ impl BundleReader {
                 "size is not a whole number of entries",
             ));
         }
+        let next_masks = if manifest.format_version >= 3 {
+            let masks = Mapped::open(&dir.join(NGRAM_NEXT_FILE))?;
+            let mut starts = Vec::with_capacity(dict.len() / DICT_ENTRY_BYTES);
+            let mut total = 0u64;
+            for entry in dict.chunks_exact(DICT_ENTRY_BYTES) {
+                starts.push(total);
+                total += u64::from(DictEntry::read(entry).count);
+            }
+            if total != masks.len() as u64 {
+                return Err(Error::corrupt(
+                    dir.join(NGRAM_NEXT_FILE),
+                    format!("{} masks for {total} postings", masks.len()),
+                ));
+            }
+            Some((masks, starts))
+        } else {
+            None
+        };
         let text = if manifest.build.text_index {
             Some(TextIndex::open(&dir.join(TEXT_DIR))?)
         } else {
@@ -170,6 +190,7 @@ impl BundleReader {
             docs,
             dict,
             postings,
+            next_masks,
             text,
             symbols,
             symbol_cache: SymbolCache::new(SYMBOL_CACHE_FILES),
@@ -230,6 +251,17 @@ impl BundleReader {
         dict_lookup(&self.dict, key)
     }
 
+    /// Dictionary entry of a trigram with its list's next-byte masks (one per
+    /// posting; `None` for bundles older than format 3).
+    pub(crate) fn ngram_entry_with_masks(&self, key: u32) -> Option<(DictEntry, Option<&[u8]>)> {
+        let (index, entry) = dict_search(&self.dict, key)?;
+        let masks = self.next_masks.as_ref().and_then(|(masks, starts)| {
+            let start = *starts.get(index)? as usize;
+            masks.get(start..start + entry.count as usize)
+        });
+        Some((entry, masks))
+    }
+
     /// Postings bytes from `offset` on (empty when out of range; cursors then report corruption).
     pub(crate) fn postings_from(&self, offset: u64) -> &[u8] {
         self.postings.get(offset as usize..).unwrap_or(&[])
@@ -280,12 +312,16 @@ impl BundleReader {
 
 fn verify_checksums(dir: &Path, manifest: &Manifest) -> Result<()> {
     use rayon::prelude::*;
+    let next = (manifest.format_version >= 3).then_some(NGRAM_NEXT_FILE);
     for required in [
         CONTENT_FILE,
         DOCS_FILE,
         NGRAM_DICT_FILE,
         NGRAM_POSTINGS_FILE,
-    ] {
+    ]
+    .into_iter()
+    .chain(next)
+    {
         if !manifest.files.iter().any(|f| f.path == required) {
             return Err(Error::corrupt(
                 dir.join(MANIFEST_FILE),

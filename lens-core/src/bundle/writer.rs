@@ -25,8 +25,9 @@ pub struct PreparedDoc {
     pub lang: Option<&'static str>,
     pub static_rank: f32,
     pub content: Vec<u8>,
-    /// Sorted distinct trigram keys of `content`.
-    pub trigrams: Vec<u32>,
+    /// Distinct trigrams of `content` with their next-byte masks, sorted
+    /// (`ngram::distinct_trigrams`).
+    pub trigrams: Vec<crate::ngram::TrigramWithNext>,
     /// Definitions by start (empty without symbols).
     pub symbols: Vec<crate::symbols::SymbolDef>,
 }
@@ -184,9 +185,10 @@ impl BundleBuilder {
         drop(file);
 
         let total_postings = postings.total_postings() as u64;
-        let (dict, post) = postings.finish();
+        let (dict, post, next) = postings.finish();
         write_synced(&dir.join(NGRAM_DICT_FILE), &dict)?;
         write_synced(&dir.join(NGRAM_POSTINGS_FILE), &post)?;
+        write_synced(&dir.join(NGRAM_NEXT_FILE), &next)?;
         write_synced(&dir.join(DOCS_FILE), &doc_table::encode(&records, &paths))?;
         let has_symbols = symbols.is_some();
         let symbol_count = symbols.as_ref().map_or(0, |s| s.len() as u64);

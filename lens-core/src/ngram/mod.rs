@@ -25,21 +25,49 @@ pub fn key(a: u8, b: u8, c: u8) -> Trigram {
     ((fold(a) as u32) << 16) | ((fold(b) as u32) << 8) | fold(c) as u32
 }
 
-/// Every distinct trigram key of `bytes`, sorted. `seen` is scratch space of
-/// `1 << 24` stamps reused across calls; `stamp` must differ between calls.
-pub fn distinct_trigrams(bytes: &[u8], seen: &mut [u32], stamp: u32, out: &mut Vec<Trigram>) {
-    debug_assert_eq!(seen.len(), 1 << 24);
+/// The bit of a next-byte mask that stands for the (folded) byte `b`.
+#[inline]
+pub fn next_bit(b: u8) -> u8 {
+    1 << (fold(b) & 7)
+}
+
+/// A distinct trigram of a document with its next-byte mask, packed as
+/// `key << 8 | mask`: bit `b & 7` of the mask is set when the trigram is
+/// followed somewhere in the document by a byte that folds to `b` (a one-byte
+/// Bloom filter of its successors). Sorting packed values sorts by key.
+pub type TrigramWithNext = u32;
+
+#[inline]
+pub fn pack(key: Trigram, mask: u8) -> TrigramWithNext {
+    (key << 8) | u32::from(mask)
+}
+
+#[inline]
+pub fn unpack(t: TrigramWithNext) -> (Trigram, u8) {
+    (t >> 8, t as u8)
+}
+
+/// Every distinct trigram key of `bytes` with its next-byte mask, sorted by
+/// key. `slots` is scratch space of `1 << 24` entries reused across calls
+/// without clearing: it is the sparse half of a sparse set whose dense half
+/// is `out`, so a stale slot is recognised by `out` not pointing back.
+pub fn distinct_trigrams(bytes: &[u8], slots: &mut [u32], out: &mut Vec<TrigramWithNext>) {
+    debug_assert_eq!(slots.len(), 1 << 24);
     out.clear();
     if bytes.len() < 3 {
         return;
     }
     let mut k = ((fold(bytes[0]) as u32) << 8) | fold(bytes[1]) as u32;
-    for &b in &bytes[2..] {
-        k = ((k << 8) | fold(b) as u32) & 0x00ff_ffff;
-        let slot = &mut seen[k as usize];
-        if *slot != stamp {
-            *slot = stamp;
-            out.push(k);
+    for j in 2..bytes.len() {
+        k = ((k << 8) | fold(bytes[j]) as u32) & 0x00ff_ffff;
+        let next = bytes.get(j + 1).map_or(0, |&b| next_bit(b));
+        let slot = slots[k as usize] as usize;
+        match out.get_mut(slot) {
+            Some(e) if *e >> 8 == k => *e |= u32::from(next),
+            _ => {
+                slots[k as usize] = out.len() as u32;
+                out.push(pack(k, next));
+            }
         }
     }
     out.sort_unstable();
@@ -59,14 +87,42 @@ mod tests {
 
     #[test]
     fn distinct_trigrams_fold_case_and_dedup() {
-        let mut seen = vec![0u32; 1 << 24];
+        let mut slots = vec![0u32; 1 << 24];
         let mut out = Vec::new();
-        distinct_trigrams(b"AbcabC", &mut seen, 1, &mut out);
-        let mut expect = literal_trigrams(b"abcabc");
-        expect.sort_unstable();
-        assert_eq!(out, expect);
+        distinct_trigrams(b"AbcabC", &mut slots, &mut out);
+        let keys: Vec<Trigram> = out.iter().map(|&t| unpack(t).0).collect();
+        assert_eq!(keys, literal_trigrams(b"abcabc"));
         assert_eq!(out.len(), 3); // abc, bca, cab
-        distinct_trigrams(b"ab", &mut seen, 2, &mut out);
+        distinct_trigrams(b"ab", &mut slots, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn next_masks_record_every_following_byte_and_survive_stale_slots() {
+        let mut slots = vec![0u32; 1 << 24];
+        let mut out = Vec::new();
+        // "abc" is followed by 'd' and by 'X' (folded to 'x'); the last "abc" by nothing.
+        distinct_trigrams(b"abcd abcX abc", &mut slots, &mut out);
+        let abc = out
+            .iter()
+            .map(|&t| unpack(t))
+            .find(|&(k, _)| k == key(b'a', b'b', b'c'));
+        assert_eq!(
+            abc,
+            Some((key(b'a', b'b', b'c'), next_bit(b'd') | next_bit(b'x')))
+        );
+        // Slots left over from the first call must not leak into the second.
+        distinct_trigrams(b"xyzabc!", &mut slots, &mut out);
+        let got: Vec<(Trigram, u8)> = out.iter().map(|&t| unpack(t)).collect();
+        let mut expect = vec![
+            (key(b'x', b'y', b'z'), next_bit(b'a')),
+            (key(b'y', b'z', b'a'), next_bit(b'b')),
+            (key(b'z', b'a', b'b'), next_bit(b'c')),
+            (key(b'a', b'b', b'c'), next_bit(b'!')),
+            // The last trigram is followed by nothing.
+            (key(b'b', b'c', b'!'), 0),
+        ];
+        expect.sort_unstable();
+        assert_eq!(got, expect);
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! Dictionary entry (16 bytes, little endian): key u32, doc count u32, byte offset u64
 //! into the postings file. Entries are sorted by key; lookup is a binary search over
-//! the memory-mapped array.
+//! the memory-mapped array. The next-byte masks (`ngram.next`) hold one byte per
+//! posting, list after list in dictionary order, so a list's masks start at the
+//! sum of the counts before it.
 
-use super::Trigram;
+use super::{Trigram, TrigramWithNext, unpack};
 
 /// Size of one dictionary entry in bytes.
 pub const DICT_ENTRY_BYTES: usize = 16;
@@ -85,6 +87,11 @@ impl DictEntry {
 
 /// Binary search of a memory-mapped dictionary.
 pub fn dict_lookup(dict: &[u8], key: Trigram) -> Option<DictEntry> {
+    dict_search(dict, key).map(|(_, e)| e)
+}
+
+/// Like [`dict_lookup`], with the entry's index in the dictionary.
+pub fn dict_search(dict: &[u8], key: Trigram) -> Option<(usize, DictEntry)> {
     let n = dict.len() / DICT_ENTRY_BYTES;
     let (mut lo, mut hi) = (0usize, n);
     while lo < hi {
@@ -95,7 +102,7 @@ pub fn dict_lookup(dict: &[u8], key: Trigram) -> Option<DictEntry> {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
             std::cmp::Ordering::Equal => {
-                return Some(DictEntry::read(&dict[at..at + DICT_ENTRY_BYTES]));
+                return Some((mid, DictEntry::read(&dict[at..at + DICT_ENTRY_BYTES])));
             }
         }
     }
@@ -110,6 +117,8 @@ pub struct PostingsWriter {
     slot_of_key: Vec<u32>,
     keys: Vec<Trigram>,
     lists: Vec<Vec<u32>>,
+    /// Next-byte masks, parallel to `lists`.
+    masks: Vec<Vec<u8>>,
 }
 
 impl Default for PostingsWriter {
@@ -124,19 +133,23 @@ impl PostingsWriter {
             slot_of_key: vec![u32::MAX; 1 << 24],
             keys: Vec::new(),
             lists: Vec::new(),
+            masks: Vec::new(),
         }
     }
 
-    /// Records that `doc` contains every key in `trigrams`.
-    pub fn add_doc(&mut self, doc: u32, trigrams: &[Trigram]) {
-        for &t in trigrams {
+    /// Records that `doc` contains every trigram in `trigrams`, with its next-byte mask.
+    pub fn add_doc(&mut self, doc: u32, trigrams: &[TrigramWithNext]) {
+        for &packed in trigrams {
+            let (t, mask) = unpack(packed);
             let slot = &mut self.slot_of_key[t as usize];
             if *slot == u32::MAX {
                 *slot = self.lists.len() as u32;
                 self.keys.push(t);
                 self.lists.push(Vec::new());
+                self.masks.push(Vec::new());
             }
             self.lists[*slot as usize].push(doc);
+            self.masks[*slot as usize].push(mask);
         }
     }
 
@@ -145,10 +158,12 @@ impl PostingsWriter {
         self.lists.iter().map(Vec::len).sum()
     }
 
-    /// Encodes everything: returns (dictionary bytes, postings bytes).
-    pub fn finish(self) -> (Vec<u8>, Vec<u8>) {
+    /// Encodes everything: returns (dictionary bytes, postings bytes, next-byte masks).
+    pub fn finish(self) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         use rayon::prelude::*;
-        let PostingsWriter { keys, lists, .. } = self;
+        let PostingsWriter {
+            keys, lists, masks, ..
+        } = self;
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&i| keys[i]);
         let encoded: Vec<Vec<u8>> = order
@@ -162,7 +177,9 @@ impl PostingsWriter {
         let total: usize = encoded.iter().map(Vec::len).sum();
         let mut postings = Vec::with_capacity(total);
         let mut dict = Vec::with_capacity(order.len() * DICT_ENTRY_BYTES);
+        let mut next = Vec::with_capacity(masks.iter().map(Vec::len).sum());
         for (&i, enc) in order.iter().zip(&encoded) {
+            next.extend_from_slice(&masks[i]);
             DictEntry {
                 key: keys[i],
                 count: lists[i].len() as u32,
@@ -171,7 +188,7 @@ impl PostingsWriter {
             .write(&mut dict);
             postings.extend_from_slice(enc);
         }
-        (dict, postings)
+        (dict, postings, next)
     }
 }
 
@@ -181,11 +198,15 @@ mod tests {
 
     #[test]
     fn roundtrip_postings_and_dict() {
+        use crate::ngram::pack;
         let mut w = PostingsWriter::new();
-        w.add_doc(0, &[5, 9]);
-        w.add_doc(3, &[9]);
-        w.add_doc(300_000, &[5, 9, 0x00ff_ffff]);
-        let (dict, post) = w.finish();
+        w.add_doc(0, &[pack(5, 1), pack(9, 2)]);
+        w.add_doc(3, &[pack(9, 4)]);
+        w.add_doc(300_000, &[pack(5, 8), pack(9, 16), pack(0x00ff_ffff, 32)]);
+        let (dict, post, next) = w.finish();
+        // Masks follow the dictionary's order: key 5's two, key 9's three, then the last key's.
+        assert_eq!(next, vec![1, 8, 2, 4, 16, 32]);
+        assert_eq!(dict_search(&dict, 9).map(|(i, _)| i), Some(1));
         let e = dict_lookup(&dict, 9).unwrap();
         let mut out = Vec::new();
         decode_postings(&post[e.offset as usize..], e.count as usize, &mut out).unwrap();

@@ -19,6 +19,9 @@ pub enum NgramQuery {
     /// No document can match.
     None,
     Trigram(Trigram),
+    /// The trigram, followed somewhere by a byte with this next-byte mask bit
+    /// ([`ngram::next_bit`]): checked against the index's next-byte masks.
+    Followed(Trigram, u8),
     And(Vec<NgramQuery>),
     Or(Vec<NgramQuery>),
 }
@@ -32,18 +35,29 @@ impl NgramQuery {
         NgramQuery::Or(vec![self, other]).simplify()
     }
 
-    /// All trigrams of `lit`, conjoined.
+    /// All trigrams of `lit`, conjoined; each but the last with the byte
+    /// that follows it in `lit`.
     pub fn literal(lit: &[u8]) -> NgramQuery {
         if lit.len() < 3 {
             return NgramQuery::All;
         }
-        NgramQuery::And(
-            ngram::literal_trigrams(lit)
-                .into_iter()
-                .map(NgramQuery::Trigram)
-                .collect(),
-        )
-        .simplify()
+        let mut parts: Vec<NgramQuery> = lit
+            .windows(3)
+            .enumerate()
+            .map(|(i, w)| {
+                let key = ngram::key(w[0], w[1], w[2]);
+                match lit.get(i + 3) {
+                    Some(&next) => NgramQuery::Followed(key, ngram::next_bit(next)),
+                    None => NgramQuery::Trigram(key),
+                }
+            })
+            .collect();
+        parts.sort_by_key(|q| match q {
+            NgramQuery::Trigram(t) => (*t, 0),
+            NgramQuery::Followed(t, bit) => (*t, *bit),
+            _ => unreachable!("only trigrams here"),
+        });
+        NgramQuery::And(parts).simplify()
     }
 
     /// Flattens nested nodes and folds constants.
@@ -96,6 +110,11 @@ impl NgramQuery {
                 let b = [(t >> 16) as u8, (t >> 8) as u8, *t as u8];
                 format!("{:?}", String::from_utf8_lossy(&b))
             }
+            NgramQuery::Followed(t, bit) => format!(
+                "{}+next{}",
+                NgramQuery::Trigram(*t).describe(),
+                bit.trailing_zeros()
+            ),
             NgramQuery::And(v) => format!(
                 "({})",
                 v.iter()
@@ -468,9 +487,11 @@ mod tests {
 
     #[test]
     fn literal_needs_all_its_trigrams() {
+        // Each trigram but the last also needs the byte after it.
+        let abc_then_d = NgramQuery::Followed(ngram::key(b'a', b'b', b'c'), ngram::next_bit(b'd'));
         assert_eq!(
             plan("abcd", false),
-            NgramQuery::And(vec![tri("abc"), tri("bcd")])
+            NgramQuery::And(vec![abc_then_d, tri("bcd")])
         );
         assert_eq!(plan("ABCD", true), plan("abcd", false));
     }

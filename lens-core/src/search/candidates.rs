@@ -88,7 +88,9 @@ fn estimate(bundle: &BundleReader, q: &NgramQuery, total: usize) -> usize {
     match q {
         NgramQuery::All => total,
         NgramQuery::None => 0,
-        NgramQuery::Trigram(t) => bundle.ngram_entry(*t).map_or(0, |e| e.count as usize),
+        NgramQuery::Trigram(t) | NgramQuery::Followed(t, _) => {
+            bundle.ngram_entry(*t).map_or(0, |e| e.count as usize)
+        }
         NgramQuery::And(v) => v
             .iter()
             .map(|x| estimate(bundle, x, total))
@@ -107,7 +109,11 @@ fn build<'a>(bundle: &'a BundleReader, q: &NgramQuery, total: usize) -> DocIter<
         NgramQuery::All => DocIter::All { end: total as u32 },
         NgramQuery::None => DocIter::Empty,
         NgramQuery::Trigram(t) => match bundle.ngram_entry(*t) {
-            Some(e) => DocIter::List(Cursor::new(bundle, e)),
+            Some(e) => DocIter::List(Cursor::new(bundle, e, None)),
+            None => DocIter::Empty,
+        },
+        NgramQuery::Followed(t, bit) => match bundle.ngram_entry_with_masks(*t) {
+            Some((e, masks)) => DocIter::List(Cursor::new(bundle, e, masks.map(|m| (m, *bit)))),
             None => DocIter::Empty,
         },
         NgramQuery::Or(v) => DocIter::Or(v.iter().map(|x| build(bundle, x, total)).collect()),
@@ -146,10 +152,18 @@ struct Cursor<'a> {
     decoded: usize,
     /// Samples of a long list, so that a seek far ahead jumps instead of decoding.
     skips: Option<Arc<SkipTable>>,
+    /// The list's next-byte masks and the bit a document's mask must have:
+    /// documents without it contain the trigram, but never followed by the
+    /// byte the query needs, and are passed over.
+    required_next: Option<(&'a [u8], u8)>,
 }
 
 impl<'a> Cursor<'a> {
-    fn new(bundle: &'a BundleReader, e: DictEntry) -> Cursor<'a> {
+    fn new(
+        bundle: &'a BundleReader,
+        e: DictEntry,
+        required_next: Option<(&'a [u8], u8)>,
+    ) -> Cursor<'a> {
         let bytes = bundle.postings_from(e.offset);
         let skips = (e.count >= SKIP_MIN_LEN)
             .then(|| bundle.skip_cache().get(e.offset, bytes, e.count))
@@ -163,6 +177,19 @@ impl<'a> Cursor<'a> {
             current: None,
             decoded: 0,
             skips,
+            required_next,
+        }
+    }
+
+    /// Whether the current entry's next-byte mask has the required bit.
+    #[inline]
+    fn current_passes(&self) -> bool {
+        match self.required_next {
+            None => true,
+            Some((masks, bit)) => {
+                let index = (self.count - self.remaining) as usize - 1;
+                masks.get(index).is_some_and(|m| m & bit != 0)
+            }
         }
     }
 
@@ -215,8 +242,19 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The first entry `>= target`; ids past the doc table are corruption.
-    fn seek(&mut self, target: u32) -> Result<Option<u32>> {
+    /// The first entry `>= target` whose mask passes; ids past the doc table
+    /// are corruption.
+    fn seek(&mut self, mut target: u32) -> Result<Option<u32>> {
+        loop {
+            match self.seek_any(target)? {
+                Some(d) if !self.current_passes() => target = d + 1,
+                found => return Ok(found),
+            }
+        }
+    }
+
+    /// The first entry `>= target`, mask or not.
+    fn seek_any(&mut self, target: u32) -> Result<Option<u32>> {
         if let Some(c) = self.current.filter(|&c| c >= target) {
             return Ok(Some(c));
         }
