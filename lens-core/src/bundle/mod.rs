@@ -18,7 +18,7 @@ mod writer;
 
 pub use doc_table::{DocRecord, DocTableView};
 pub use manifest::{Manifest, PreciseSource, Skip, SkipReason, Source};
-pub use reader::{BundleReader, Mapped};
+pub use reader::{BundleReader, Mapped, SYMBOL_CACHE_FILES};
 pub use writer::{BundleBuilder, BundleMeta, PreparedDoc, sync_dir};
 
 pub const MANIFEST_FILE: &str = "manifest.json";

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bundle::BundleReader;
+use crate::bundle::SYMBOL_CACHE_FILES;
 use crate::error::Result;
 use crate::limits::{Deadline, MAX_SNIPPET_BYTES, VERIFY_BATCH_DOCS};
 use crate::plan::Plan;
@@ -192,26 +193,32 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     };
     let docs_table = bundle.docs();
     let t_b = Instant::now();
-    let mut scored: Vec<(f32, DocMatch, Vec<SpanSymbol>)> = matched
-        .into_iter()
-        .map(|m| {
-            let rec = docs_table.get(m.doc);
-            let syms = span_symbols(bundle, &m);
-            let defines = syms.iter().any(|s| s.definition);
-            let s = rank::file_score(
-                rec.static_rank,
-                m.best_word,
-                m.file_name_match,
-                m.spans.len(),
-                bm25.get(&m.doc).copied().unwrap_or(0.0),
-            ) + if defines {
-                rank::weights::DEFINITION
-            } else {
-                0.0
-            };
-            (s, m, syms)
-        })
-        .collect();
+    // A result set this large would evict every hot file from the symbol
+    // cache and decode each file whole for a few spans: read the table instead.
+    let through_cache = matched.len() <= SYMBOL_CACHE_FILES / 4;
+    let score = |m: DocMatch| {
+        let rec = docs_table.get(m.doc);
+        let syms = span_symbols(bundle, &m, through_cache);
+        let defines = syms.iter().any(|s| s.definition);
+        let s = rank::file_score(
+            rec.static_rank,
+            m.best_word,
+            m.file_name_match,
+            m.spans.len(),
+            bm25.get(&m.doc).copied().unwrap_or(0.0),
+        ) + if defines {
+            rank::weights::DEFINITION
+        } else {
+            0.0
+        };
+        (s, m, syms)
+    };
+    // Large result sets (scans, exhaustive counts) attribute symbols on both cores.
+    let mut scored: Vec<(f32, DocMatch, Vec<SpanSymbol>)> = if plan.parallel {
+        matched.into_par_iter().map(score).collect()
+    } else {
+        matched.into_iter().map(score).collect()
+    };
     stage_b += t_b.elapsed();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
 
@@ -220,51 +227,81 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     } else {
         limits.max_results
     };
-    let mut hits = Vec::new();
-    'outer: for (score, m, syms) in &scored {
-        let rec = docs_table.get(m.doc);
-        let content = bundle.content(&rec);
-        let path: Arc<str> = Arc::from(bundle.path(&rec).as_ref());
-        let repo: Arc<str> = Arc::from(bundle.repo_name(&rec));
-        let language: Arc<str> = Arc::from(bundle.language(&rec));
-        if m.spans.is_empty() {
-            if hits.len() >= cap {
-                stats.truncation.get_or_insert(Truncation::ResultLimit);
-                break;
-            }
-            hits.push(Hit {
-                repo,
-                path,
-                language,
-                line: 0,
-                start: 0,
-                end: 0,
-                abs_start: 0,
-                abs_end: 0,
-                snippet: String::new(),
-                score: *score,
-                symbol: None,
-                definition: false,
-                signals: None,
-                doc: m.doc,
+    // The files whose hits fit under the cap, and why the rest were cut.
+    let cap_truncation = if limits.exhaustive {
+        Truncation::MatchCap
+    } else {
+        Truncation::ResultLimit
+    };
+    let mut filled = 0usize;
+    let mut used = scored.len();
+    for (i, (_, m, _)) in scored.iter().enumerate() {
+        if filled >= cap {
+            stats.truncation.get_or_insert(if m.spans.is_empty() {
+                Truncation::ResultLimit
+            } else {
+                cap_truncation
             });
-            continue;
+            used = i;
+            break;
         }
-        // Definition names first within a file, then by position.
-        let mut order: Vec<usize> = (0..m.spans.len()).collect();
-        order.sort_by_key(|&i| !syms.get(i).is_some_and(|s| s.definition));
-        for i in order {
+        filled += m.spans.len().max(1);
+        if filled > cap {
+            stats.truncation.get_or_insert(cap_truncation);
+            used = i + 1;
+            break;
+        }
+    }
+    let file_hits =
+        |(score, m, syms): &(f32, DocMatch, Vec<SpanSymbol>)| doc_hits(bundle, *score, m, syms);
+    let per_file: Vec<Vec<Hit>> = if plan.parallel {
+        scored[..used].par_iter().map(file_hits).collect()
+    } else {
+        scored[..used].iter().map(file_hits).collect()
+    };
+    let mut hits: Vec<Hit> = per_file.into_iter().flatten().collect();
+    hits.truncate(cap);
+    stats.results = hits.len();
+    stats.stage_b_ms = stage_b.as_secs_f64() * 1000.0;
+    stats.truncated = stats.truncation.is_some();
+    stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(SearchResult { hits, stats })
+}
+
+/// One file's hits: a file-only hit when the plan matched the file without
+/// spans, else one per span, definition names first, then by position.
+fn doc_hits(bundle: &BundleReader, score: f32, m: &DocMatch, syms: &[SpanSymbol]) -> Vec<Hit> {
+    let rec = bundle.docs().get(m.doc);
+    let content = bundle.content(&rec);
+    let path: Arc<str> = Arc::from(bundle.path(&rec).as_ref());
+    let repo: Arc<str> = Arc::from(bundle.repo_name(&rec));
+    let language: Arc<str> = Arc::from(bundle.language(&rec));
+    if m.spans.is_empty() {
+        return vec![Hit {
+            repo,
+            path,
+            language,
+            line: 0,
+            start: 0,
+            end: 0,
+            abs_start: 0,
+            abs_end: 0,
+            snippet: String::new(),
+            score,
+            symbol: None,
+            definition: false,
+            signals: None,
+            doc: m.doc,
+        }];
+    }
+    let mut order: Vec<usize> = (0..m.spans.len()).collect();
+    order.sort_by_key(|&i| !syms.get(i).is_some_and(|s| s.definition));
+    order
+        .into_iter()
+        .map(|i| {
             let s = &m.spans[i];
             let sym = syms.get(i);
-            if hits.len() >= cap {
-                stats.truncation.get_or_insert(if limits.exhaustive {
-                    Truncation::MatchCap
-                } else {
-                    Truncation::ResultLimit
-                });
-                break 'outer;
-            }
-            hits.push(Hit {
+            Hit {
                 repo: repo.clone(),
                 path: path.clone(),
                 language: language.clone(),
@@ -274,19 +311,14 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
                 abs_start: s.start as u64,
                 abs_end: s.end as u64,
                 snippet: snippet(content, s.line_start, s.start, s.end),
-                score: *score,
+                score,
                 symbol: sym.and_then(|x| x.enclosing.clone()),
                 definition: sym.is_some_and(|x| x.definition),
                 signals: None,
                 doc: m.doc,
-            });
-        }
-    }
-    stats.results = hits.len();
-    stats.stage_b_ms = stage_b.as_secs_f64() * 1000.0;
-    stats.truncated = stats.truncation.is_some();
-    stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(SearchResult { hits, stats })
+            }
+        })
+        .collect()
 }
 
 /// Most files whose definitions are verified ahead of the candidate order.
@@ -319,7 +351,10 @@ struct SpanSymbol {
     definition: bool,
 }
 
-fn span_symbols(bundle: &BundleReader, m: &DocMatch) -> Vec<SpanSymbol> {
+fn span_symbols(bundle: &BundleReader, m: &DocMatch, through_cache: bool) -> Vec<SpanSymbol> {
+    if !through_cache {
+        return span_symbols_from_table(bundle, m);
+    }
     let Some(file) = (if m.spans.is_empty() {
         None
     } else {
@@ -342,6 +377,48 @@ fn span_symbols(bundle: &BundleReader, m: &DocMatch) -> Vec<SpanSymbol> {
                     line: d.line,
                 }),
                 definition: file.definition_named_at(a, b).is_some(),
+            }
+        })
+        .collect()
+}
+
+/// [`span_symbols`] read straight from the symbol table, without decoding the
+/// file's definitions or touching the cache.
+fn span_symbols_from_table(bundle: &BundleReader, m: &DocMatch) -> Vec<SpanSymbol> {
+    let Some(table) = bundle.symbols() else {
+        return Vec::new();
+    };
+    if m.spans.is_empty() || table.doc_range(m.doc).is_empty() {
+        return Vec::new();
+    }
+    let content = bundle.content(&bundle.docs().get(m.doc));
+    // Neighbouring spans mostly share their enclosing definition.
+    let mut last: Option<(u32, EnclosingSymbol)> = None;
+    m.spans
+        .iter()
+        .map(|s| {
+            let (a, b) = (s.start as u32, s.end as u32);
+            let enclosing = table.enclosing(m.doc, a, b).map(|id| match &last {
+                Some((last_id, e)) if *last_id == id => e.clone(),
+                _ => {
+                    let r = table.record(id);
+                    let name = content
+                        .get(r.name_start as usize..r.name_end as usize)
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default();
+                    let e = EnclosingSymbol {
+                        name: Arc::from(name.as_ref()),
+                        kind: r.kind,
+                        scope: table.scope(&r).map(Arc::from),
+                        line: r.line,
+                    };
+                    last = Some((id, e.clone()));
+                    e
+                }
+            });
+            SpanSymbol {
+                enclosing,
+                definition: table.is_definition_name(m.doc, a, b).is_some(),
             }
         })
         .collect()
@@ -376,4 +453,150 @@ pub(crate) fn snippet(content: &[u8], line_start: usize, start: usize, end: usiz
         }
     }
     String::from_utf8_lossy(&content[from..to]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::manifest::BuildSettings;
+    use crate::bundle::{BundleBuilder, BundleMeta, PreparedDoc, Source};
+    use crate::limits::Limits;
+    use crate::query::parse;
+    use crate::symbols::{SymbolDef, SymbolKind};
+
+    /// A file with a struct holding a method, a free function after it, and
+    /// `tick` used inside both, as a definition name, and outside everything.
+    fn file(i: usize) -> (Vec<u8>, Vec<SymbolDef>) {
+        let src = format!(
+            "tick\nstruct S{i} {{\n  fn tick() {{ tick }}\n}}\nfn free{i}() {{ tick; tick }}\ntick\n"
+        );
+        let at = |needle: &str, from: usize| src[from..].find(needle).unwrap() + from;
+        let s_start = at("struct", 0);
+        let s_end = at("}\nfn", 0) + 1;
+        let m_name = at("tick()", 0);
+        let m_end = at("}\n}", 0) + 1;
+        let f_name = at("free", 0);
+        let f_end = at("}\ntick", f_name) + 1;
+        let def = |kind,
+                   name_start: usize,
+                   len: usize,
+                   start: usize,
+                   end: usize,
+                   line,
+                   parent,
+                   scope: Option<&str>| SymbolDef {
+            kind,
+            name_start: name_start as u32,
+            name_end: (name_start + len) as u32,
+            def_start: start as u32,
+            def_end: end as u32,
+            line,
+            parent,
+            scope: scope.map(String::from),
+        };
+        let defs = vec![
+            def(
+                SymbolKind::Struct,
+                at("S", s_start),
+                1 + i.to_string().len(),
+                s_start,
+                s_end,
+                2,
+                None,
+                None,
+            ),
+            def(
+                SymbolKind::Method,
+                m_name,
+                4,
+                at("fn", s_start),
+                m_end,
+                3,
+                Some(0),
+                Some(&format!("S{i}")),
+            ),
+            def(
+                SymbolKind::Function,
+                f_name,
+                4 + i.to_string().len(),
+                at("fn", s_end),
+                f_end,
+                5,
+                None,
+                None,
+            ),
+        ];
+        (src.into_bytes(), defs)
+    }
+
+    #[test]
+    fn the_table_path_attributes_spans_as_the_cache_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = BundleBuilder::create(dir.path(), None, true).unwrap();
+        b.add_source(Source {
+            name: "r".into(),
+            path: "/r".into(),
+            commit: None,
+        });
+        let mut slots = vec![0u32; 1 << 24];
+        for i in 0..3 {
+            let (content, symbols) = file(i);
+            let mut trigrams = Vec::new();
+            crate::ngram::distinct_trigrams(&content, &mut slots, &mut trigrams);
+            b.add(PreparedDoc {
+                repo: 0,
+                path: format!("f{i}.rs"),
+                lang: Some("rust"),
+                static_rank: 0.0,
+                content,
+                trigrams,
+                symbols,
+            })
+            .unwrap();
+        }
+        b.finish(BundleMeta {
+            embeddings: None,
+            precise: None,
+            bundle_version: "0.0.0-test".into(),
+            skipped: vec![],
+            build: BuildSettings::default(),
+        })
+        .unwrap();
+        let bundle = BundleReader::open(dir.path()).unwrap();
+        let plan = Plan::from_query(&parse("tick").unwrap(), Limits::exhaustive()).unwrap();
+        // (enclosing name, scope, line) and whether the span is a definition name.
+        type Attributed = (Option<(String, String, u32)>, bool);
+        let key = |v: Vec<SpanSymbol>| -> Vec<Attributed> {
+            v.into_iter()
+                .map(|s| {
+                    let e = s.enclosing.map(|e| {
+                        (
+                            e.name.to_string(),
+                            e.scope.map(|x| x.to_string()).unwrap_or_default(),
+                            e.line,
+                        )
+                    });
+                    (e, s.definition)
+                })
+                .collect()
+        };
+        for doc in 0..3 {
+            let m = verify::verify(&bundle, &plan, doc).expect("every file matches");
+            assert_eq!(m.spans.len(), 6);
+            let cached = key(span_symbols(&bundle, &m, true));
+            let direct = key(span_symbols(&bundle, &m, false));
+            assert_eq!(cached, direct);
+            // Outside everything, inside the method (as its name and in its body), inside the function.
+            assert_eq!(cached[0], (None, false));
+            assert!(cached[1].1, "the method's name is a definition");
+            assert_eq!(cached[2].0.as_ref().map(|e| e.0.as_str()), Some("tick"));
+            assert!(
+                cached[3]
+                    .0
+                    .as_ref()
+                    .is_some_and(|e| e.0.starts_with("free"))
+            );
+            assert_eq!(cached[5], (None, false));
+        }
+    }
 }
