@@ -398,7 +398,9 @@ fn span_symbols_from_table(bundle: &BundleReader, m: &DocMatch) -> Vec<SpanSymbo
         .iter()
         .map(|s| {
             let (a, b) = (s.start as u32, s.end as u32);
-            let enclosing = table.enclosing(m.doc, a, b).map(|id| match &last {
+            let enclosing_id = table.enclosing(m.doc, a, b);
+            let definition = table.definition_name_within(enclosing_id, a, b).is_some();
+            let enclosing = enclosing_id.map(|id| match &last {
                 Some((last_id, e)) if *last_id == id => e.clone(),
                 _ => {
                     let r = table.record(id);
@@ -418,7 +420,7 @@ fn span_symbols_from_table(bundle: &BundleReader, m: &DocMatch) -> Vec<SpanSymbo
             });
             SpanSymbol {
                 enclosing,
-                definition: table.is_definition_name(m.doc, a, b).is_some(),
+                definition,
             }
         })
         .collect()

@@ -414,7 +414,18 @@ impl<B: std::ops::Deref<Target = [u8]>> SymbolTable<B> {
 
     /// Whether `[start, end)` in `doc` is exactly the name of a definition.
     pub fn is_definition_name(&self, doc: u32, start: u32, end: u32) -> Option<u32> {
-        let mut cand = self.enclosing(doc, start, end);
+        self.definition_name_within(self.enclosing(doc, start, end), start, end)
+    }
+
+    /// [`Self::is_definition_name`] given the span's enclosing definition,
+    /// for callers that already looked it up.
+    pub fn definition_name_within(
+        &self,
+        enclosing: Option<u32>,
+        start: u32,
+        end: u32,
+    ) -> Option<u32> {
+        let mut cand = enclosing;
         while let Some(id) = cand {
             let r = self.record_unchecked(id);
             if r.name_start() == start && r.name_end() == end {
