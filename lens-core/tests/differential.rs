@@ -382,3 +382,65 @@ fn long_posting_lists_with_skip_tables_agree_with_brute_force() {
         assert_eq!(grep(&bundle, &c).unwrap(), want, "{pattern}");
     }
 }
+
+/// A format-2 bundle (no next-byte masks) is still searched, with the same
+/// results; the masks only drop files that cannot match.
+#[test]
+fn format_2_bundles_are_searched_without_masks_and_agree() {
+    let files: Vec<(String, Vec<u8>)> = (0..200)
+        .map(|i| {
+            let body = match i % 4 {
+                // The literal itself.
+                0 => "alloc_node(x);\n".to_string(),
+                // Every trigram of it, never in sequence.
+                1 => "alloc_nox(); xnode();\n".to_string(),
+                2 => "ALLOC_NODE\nalloc_\nnode\n".to_string(),
+                _ => format!("unrelated {i}\n"),
+            };
+            (format!("d{}/f{i}.c", i % 7), body.into_bytes())
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |bundle: &BundleReader, q: &str| {
+        let mut plan = Plan::from_query(&parse(q).unwrap(), Limits::exhaustive()).unwrap();
+        plan.candidate_policy = CandidatePolicy::ForceIndex;
+        let r = search(bundle, &plan, &Deadline::none()).unwrap();
+        (keys(&r), r.stats.candidates)
+    };
+    let queries = [
+        "case:yes \"alloc_node\"",
+        "case:no \"alloc_node\"",
+        "/alloc_no+de/",
+    ];
+    let bundle = build(dir.path(), &files);
+    let with_masks: Vec<_> = queries.iter().map(|q| run(&bundle, q)).collect();
+    drop(bundle);
+
+    // Rewrite the bundle as format 2: no ngram.next, manifest and its checksum redone.
+    let manifest_path = dir.path().join(lens_core::bundle::MANIFEST_FILE);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["format_version"], 3);
+    manifest["format_version"] = 2.into();
+    manifest["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["path"] != lens_core::bundle::NGRAM_NEXT_FILE);
+    let json = serde_json::to_vec_pretty(&manifest).unwrap();
+    std::fs::write(&manifest_path, &json).unwrap();
+    std::fs::write(
+        dir.path().join(lens_core::bundle::MANIFEST_CHECKSUM_FILE),
+        format!("{}\n", lens_core::bundle::checksum(&json)),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join(lens_core::bundle::NGRAM_NEXT_FILE)).unwrap();
+    let old = BundleReader::open(dir.path()).unwrap();
+    for (q, (keys_3, candidates_3)) in queries.iter().zip(&with_masks) {
+        let (keys_2, candidates_2) = run(&old, q);
+        assert_eq!(&keys_2, keys_3, "{q}");
+        assert!(!keys_2.is_empty(), "{q}");
+        assert!(candidates_3 <= &candidates_2, "{q}");
+    }
+    // The literal's scattered trigrams are candidates without masks only.
+    assert!(with_masks[0].1 < run(&old, queries[0]).1);
+}
