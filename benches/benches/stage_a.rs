@@ -3,7 +3,6 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lens_core::bundle::manifest::BuildSettings;
 use lens_core::bundle::{BundleBuilder, BundleMeta, PreparedDoc, Source};
 use lens_core::ngram;
 use lens_core::query::{MatchOptions, Matcher};
@@ -107,13 +106,7 @@ fn bench_search(c: &mut Criterion) {
             .unwrap();
     }
     builder
-        .finish(BundleMeta {
-            embeddings: None,
-            precise: None,
-            bundle_version: "0.0.0-bench".into(),
-            skipped: vec![],
-            build: BuildSettings::default(),
-        })
+        .finish(BundleMeta::text_only("0.0.0-bench"))
         .unwrap();
     let bundle = BundleReader::open(dir.path()).unwrap();
     for (name, pattern, fixed) in [

@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use lens_core::bundle::manifest::BuildSettings;
 use lens_core::bundle::{BundleBuilder, BundleMeta, PreparedDoc, Source};
 use lens_core::glob::GlobFilter;
 use lens_core::{
@@ -193,14 +192,7 @@ fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
         })
         .unwrap();
     }
-    b.finish(BundleMeta {
-        embeddings: None,
-        precise: None,
-        bundle_version: "0.0.0-test".into(),
-        skipped: vec![],
-        build: BuildSettings::default(),
-    })
-    .unwrap();
+    b.finish(BundleMeta::text_only("0.0.0-test")).unwrap();
     BundleReader::open(dir).unwrap()
 }
 

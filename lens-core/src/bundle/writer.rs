@@ -43,6 +43,19 @@ pub struct BundleMeta {
     pub build: BuildSettings,
 }
 
+impl BundleMeta {
+    /// A bundle of text alone: no precise data, embeddings or skips, default settings.
+    pub fn text_only(bundle_version: &str) -> BundleMeta {
+        BundleMeta {
+            bundle_version: bundle_version.to_string(),
+            precise: None,
+            embeddings: None,
+            skipped: Vec::new(),
+            build: BuildSettings::default(),
+        }
+    }
+}
+
 pub struct BundleBuilder {
     dir: PathBuf,
     content: BufWriter<File>,

@@ -460,7 +460,6 @@ pub(crate) fn snippet(content: &[u8], line_start: usize, start: usize, end: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::manifest::BuildSettings;
     use crate::bundle::{BundleBuilder, BundleMeta, PreparedDoc, Source};
     use crate::limits::Limits;
     use crate::query::parse;
@@ -556,14 +555,7 @@ mod tests {
             })
             .unwrap();
         }
-        b.finish(BundleMeta {
-            embeddings: None,
-            precise: None,
-            bundle_version: "0.0.0-test".into(),
-            skipped: vec![],
-            build: BuildSettings::default(),
-        })
-        .unwrap();
+        b.finish(BundleMeta::text_only("0.0.0-test")).unwrap();
         let bundle = BundleReader::open(dir.path()).unwrap();
         let plan = Plan::from_query(&parse("tick").unwrap(), Limits::exhaustive()).unwrap();
         // (enclosing name, scope, line) and whether the span is a definition name.
