@@ -13,7 +13,7 @@ use base64::Engine;
 use lens_core::query::{Expr, Pattern};
 use lens_core::semantic::Stages;
 use lens_core::{Deadline, Limits, Outcome, Planned};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::dashboard::{Window, tail_compliant};
 use super::error::ApiError;
@@ -359,12 +359,12 @@ async fn run_search(
             }
             st.window
                 .record(stage_a_s * 1e3, result.stats.early_terminated, false);
-            let page: Vec<serde_json::Value> = result
+            let page: Vec<PageItem> = result
                 .hits
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|h| hit_json(&bundle, h, context))
+                .map(|h| PageItem::Hit(hit_json(&bundle, h, context)))
                 .collect();
             let timings = serde_json::json!({
                 "stage_a": stage_a_s * 1e3,
@@ -403,11 +403,11 @@ async fn run_search(
             if s.timed_out {
                 m.timeouts.inc();
             }
-            let page: Vec<serde_json::Value> = result
+            let page: Vec<PageItem> = result
                 .hits
                 .iter()
                 .take(limit)
-                .map(|h| hit_json(&bundle, h, context))
+                .map(|h| PageItem::Hit(hit_json(&bundle, h, context)))
                 .collect();
             let timings = serde_json::json!({
                 "stage_a": s.stage_a_ms,
@@ -427,12 +427,12 @@ async fn run_search(
             if result.stats.timed_out {
                 m.timeouts.inc();
             }
-            let page: Vec<serde_json::Value> = result
+            let page: Vec<PageItem> = result
                 .hits
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|h| symbol_json(&bundle, h, context))
+                .map(|h| PageItem::Other(symbol_json(&bundle, h, context)))
                 .collect();
             let timings =
                 serde_json::json!({"stage_a": null, "stage_b": elapsed_s * 1e3, "stage_c": null});
@@ -456,13 +456,71 @@ async fn run_search(
     let mut stats = stats;
     stats["offset"] = offset.into();
     stats["total_results"] = total.into();
-    let body = serde_json::json!({
-        "results": page,
-        "stats": stats,
-        "timings": timings,
-        "next_cursor": next_cursor,
-    });
+    let body = SearchBody {
+        next_cursor,
+        results: page,
+        stats,
+        timings,
+    };
     Ok(Json(body).into_response())
+}
+
+/// The `/search` response, serialised straight from the hits (no `Value` per
+/// hit). Fields are in alphabetical order, as `serde_json::Value` maps print
+/// theirs, so the bytes are what a `json!` body gave.
+#[derive(Serialize)]
+struct SearchBody<'a> {
+    next_cursor: Option<String>,
+    results: Vec<PageItem<'a>>,
+    stats: serde_json::Value,
+    timings: serde_json::Value,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PageItem<'a> {
+    Hit(HitJson<'a>),
+    Other(serde_json::Value),
+}
+
+/// One text hit; fields in alphabetical order (see [`SearchBody`]).
+#[derive(Serialize)]
+struct HitJson<'a> {
+    abs_end: u64,
+    abs_start: u64,
+    context_after: Vec<String>,
+    context_before: Vec<String>,
+    definition: bool,
+    end: usize,
+    language: &'a str,
+    line: u64,
+    path: &'a str,
+    repo: &'a str,
+    /// f32 widened as `Value` widens it, so scores print as before.
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signals: Option<serde_json::Value>,
+    snippet: &'a str,
+    start: usize,
+    symbol: Option<SymbolJson<'a>>,
+}
+
+/// An enclosing definition with its fields in alphabetical order.
+struct SymbolJson<'a>(&'a lens_core::search::EnclosingSymbol);
+
+impl Serialize for SymbolJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let e = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", &e.kind)?;
+        m.serialize_entry("line", &e.line)?;
+        m.serialize_entry("name", &*e.name)?;
+        if let Some(scope) = &e.scope {
+            m.serialize_entry("scope", &**scope)?;
+        }
+        m.end()
+    }
 }
 
 fn symbol_json(
@@ -479,25 +537,35 @@ fn symbol_json(
     v
 }
 
-fn hit_json(bundle: &LoadedBundle, h: &lens_core::Hit, context: usize) -> serde_json::Value {
+fn hit_json<'a>(bundle: &LoadedBundle, h: &'a lens_core::Hit, context: usize) -> HitJson<'a> {
     let r = &bundle.reader;
     let rec = r.docs().get(h.doc);
     let content = r.content(&rec);
-    let (before, after) = if h.line > 0 {
+    let (context_before, context_after) = if h.line > 0 {
         context_lines(content, (h.abs_start - h.start as u64) as usize, context)
     } else {
         (vec![], vec![])
     };
-    let mut v = serde_json::json!({
-        "repo": h.repo, "path": h.path, "language": h.language, "line": h.line,
-        "start": h.start, "end": h.end, "abs_start": h.abs_start, "abs_end": h.abs_end,
-        "snippet": h.snippet, "context_before": before, "context_after": after, "score": h.score,
-        "symbol": h.symbol, "definition": h.definition,
-    });
-    if let Some(s) = &h.signals {
-        v["signals"] = serde_json::to_value(s).expect("signals serialise");
+    HitJson {
+        abs_end: h.abs_end,
+        abs_start: h.abs_start,
+        context_after,
+        context_before,
+        definition: h.definition,
+        end: h.end,
+        language: &h.language,
+        line: h.line,
+        path: &h.path,
+        repo: &h.repo,
+        score: f64::from(h.score),
+        signals: h
+            .signals
+            .as_ref()
+            .map(|s| serde_json::to_value(s).expect("signals serialise")),
+        snippet: &h.snippet,
+        start: h.start,
+        symbol: h.symbol.as_ref().map(SymbolJson),
     }
-    v
 }
 
 /// Up to `n` whole lines before and after the line starting at `line_start`.
