@@ -34,8 +34,9 @@ pub struct Hit {
     /// Byte offsets within the file (end exclusive).
     pub abs_start: u64,
     pub abs_end: u64,
-    /// The matched line (lossy UTF-8), windowed around the match when long.
-    pub snippet: String,
+    /// The matched line (lossy UTF-8), windowed around the match when long;
+    /// shared by the hits of one line.
+    pub snippet: Arc<str>,
     pub score: f32,
     /// The innermost definition around the match (Stage-B).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -286,7 +287,7 @@ fn doc_hits(bundle: &BundleReader, score: f32, m: &DocMatch, syms: &[SpanSymbol]
             end: 0,
             abs_start: 0,
             abs_end: 0,
-            snippet: String::new(),
+            snippet: Arc::from(""),
             score,
             symbol: None,
             definition: false,
@@ -296,11 +297,23 @@ fn doc_hits(bundle: &BundleReader, score: f32, m: &DocMatch, syms: &[SpanSymbol]
     }
     let mut order: Vec<usize> = (0..m.spans.len()).collect();
     order.sort_by_key(|&i| !syms.get(i).is_some_and(|s| s.definition));
+    // Matches on one line mostly show the same window of it: made once.
+    let mut last: Option<((usize, usize), Arc<str>)> = None;
     order
         .into_iter()
         .map(|i| {
             let s = &m.spans[i];
             let sym = syms.get(i);
+            let window = snippet_window(content, s.line_start, s.start, s.end);
+            let snippet = match &last {
+                Some((w, text)) if *w == window => text.clone(),
+                _ => {
+                    let text: Arc<str> =
+                        Arc::from(String::from_utf8_lossy(&content[window.0..window.1]).as_ref());
+                    last = Some((window, text.clone()));
+                    text
+                }
+            };
             Hit {
                 repo: repo.clone(),
                 path: path.clone(),
@@ -310,7 +323,7 @@ fn doc_hits(bundle: &BundleReader, score: f32, m: &DocMatch, syms: &[SpanSymbol]
                 end: s.end - s.line_start,
                 abs_start: s.start as u64,
                 abs_end: s.end as u64,
-                snippet: snippet(content, s.line_start, s.start, s.end),
+                snippet,
                 score,
                 symbol: sym.and_then(|x| x.enclosing.clone()),
                 definition: sym.is_some_and(|x| x.definition),
@@ -438,9 +451,15 @@ fn bm25_scores(bundle: &BundleReader, text: &str, k: usize) -> Result<HashMap<u3
         .collect())
 }
 
-/// The line around a match, cut to a window on char boundaries when long.
-/// The line around a span, windowed to [`MAX_SNIPPET_BYTES`] around it when long.
-pub(crate) fn snippet(content: &[u8], line_start: usize, start: usize, end: usize) -> String {
+/// The line around a span, windowed to [`MAX_SNIPPET_BYTES`] around it (on
+/// char boundaries) when long.
+pub(crate) fn snippet(content: &[u8], line_start: usize, start: usize, end: usize) -> Arc<str> {
+    let (from, to) = snippet_window(content, line_start, start, end);
+    Arc::from(String::from_utf8_lossy(&content[from..to]).as_ref())
+}
+
+/// The byte range [`snippet`] shows.
+fn snippet_window(content: &[u8], line_start: usize, start: usize, end: usize) -> (usize, usize) {
     let line_end = line_end(content, line_start);
     let (mut from, mut to) = (line_start, line_end);
     if to - from > MAX_SNIPPET_BYTES {
@@ -454,7 +473,7 @@ pub(crate) fn snippet(content: &[u8], line_start: usize, start: usize, end: usiz
             to += 1;
         }
     }
-    String::from_utf8_lossy(&content[from..to]).into_owned()
+    (from, to)
 }
 
 #[cfg(test)]
