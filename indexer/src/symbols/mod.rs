@@ -219,6 +219,66 @@ fn tag(spec: &LangSpec, content: &[u8]) -> Vec<Raw> {
     CURSOR.with_borrow_mut(|cursor| collect(spec, cursor, &tree, content))
 }
 
+/// Seconds each tags-query pattern of `lang` takes alone over `files` (parsed
+/// once up front), with the pattern's source line: for finding slow patterns.
+#[doc(hidden)]
+pub fn pattern_costs(lang: &str, files: &[Vec<u8>]) -> Vec<(f64, String)> {
+    let Some(spec) = registry().specs.iter().find(|s| s.name == lang) else {
+        return Vec::new();
+    };
+    let trees: Vec<tree_sitter::Tree> = PARSER.with_borrow_mut(|parser| {
+        parser.set_language(&spec.language).expect("language loads");
+        files.iter().filter_map(|c| parser.parse(c, None)).collect()
+    });
+    let source = match lang {
+        "rust" => queries::RUST.to_string(),
+        "python" => queries::PYTHON.to_string(),
+        "javascript" => queries::javascript(),
+        "typescript" | "tsx" => queries::typescript(),
+        "go" => queries::GO.to_string(),
+        "java" => queries::JAVA.to_string(),
+        "c" => queries::c(),
+        _ => queries::cpp(),
+    };
+    let lines: Vec<&str> = source
+        .lines()
+        .filter(|l| l.trim_start().starts_with('('))
+        .collect();
+    let leave_out = std::env::var_os("LEAVE_ONE_OUT").is_some();
+    let n_patterns = spec.query.pattern_count();
+    (0..=n_patterns)
+        .map(|keep| {
+            let mut q = Query::new(&spec.language, &source).expect("compiles");
+            for i in 0..q.pattern_count() {
+                let disable = if keep == n_patterns {
+                    false
+                } else if leave_out {
+                    i == keep
+                } else {
+                    i != keep
+                };
+                if disable {
+                    q.disable_pattern(i);
+                }
+            }
+            let mut cursor = QueryCursor::new();
+            let started = Instant::now();
+            let mut n = 0usize;
+            for (tree, content) in trees.iter().zip(files) {
+                let mut it = cursor.matches(&q, tree.root_node(), content.as_slice());
+                while it.next().is_some() {
+                    n += 1;
+                }
+            }
+            let line = lines.get(keep).copied().unwrap_or("(all patterns)");
+            (
+                started.elapsed().as_secs_f64(),
+                format!("{n:>7} matches  {line}"),
+            )
+        })
+        .collect()
+}
+
 /// The syntax tree as an S-expression (for writing tags queries).
 #[doc(hidden)]
 pub fn sexp(lang: &str, content: &[u8]) -> Option<String> {
