@@ -436,3 +436,31 @@ fn format_2_bundles_are_searched_without_masks_and_agree() {
     // The literal's scattered trigrams are candidates without masks only.
     assert!(with_masks[0].1 < run(&old, queries[0]).1);
 }
+
+/// A ranked multi-term search stops early in static-rank order; the files BM25
+/// likes best are verified first, so stopping cannot drop them.
+#[test]
+fn early_termination_keeps_the_best_bm25_file() {
+    let mut files: Vec<(String, Vec<u8>)> = (0..400)
+        .map(|i| (format!("s{i}.rs"), b"alpha beta\n".to_vec()))
+        .collect();
+    // Deep in a vendored test tree (lowest static rank), but about nothing else.
+    files.push((
+        "vendor/a/b/c/d/tests/deep_alpha_beta.rs".into(),
+        "alpha beta alpha beta\n".repeat(50).into_bytes(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = build(dir.path(), &files);
+    let plan = Plan::from_query(&parse("alpha beta").unwrap(), Limits::top(10)).unwrap();
+    let r = search(&bundle, &plan, &Deadline::none()).unwrap();
+    assert!(r.stats.early_terminated, "{:?}", r.stats);
+    assert_eq!(
+        &*r.hits[0].path,
+        "vendor/a/b/c/d/tests/deep_alpha_beta.rs",
+        "{:?}",
+        r.hits
+            .iter()
+            .map(|h| h.path.to_string())
+            .collect::<Vec<_>>()
+    );
+}

@@ -135,6 +135,21 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     let t_b = Instant::now();
     let mut first = definition_docs(bundle, plan);
     let mut stage_b = t_b.elapsed();
+    // Likewise the best BM25 files of a multi-term query: early termination
+    // in static-rank order would otherwise stop before reaching them.
+    let bm25 = match &plan.bm25_text {
+        Some(text) => bm25_scores(bundle, text, 1000)?,
+        None => HashMap::new(),
+    };
+    if !limits.exhaustive {
+        let mut best: Vec<(u32, f32)> = bm25.iter().map(|(&d, &s)| (d, s)).collect();
+        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (d, _) in best.into_iter().take(MAX_BM25_FIRST_DOCS) {
+            if !first.contains(&d) {
+                first.push(d);
+            }
+        }
+    }
     let seen: std::collections::HashSet<u32> = first.iter().copied().collect();
     loop {
         chunk.clear();
@@ -188,10 +203,6 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     stats.files_matched = matched.len();
     stats.matches = match_count;
 
-    let bm25 = match &plan.bm25_text {
-        Some(text) if !matched.is_empty() => bm25_scores(bundle, text, 1000)?,
-        _ => HashMap::new(),
-    };
     let docs_table = bundle.docs();
     let t_b = Instant::now();
     // A result set this large would evict every hot file from the symbol
@@ -333,6 +344,9 @@ fn doc_hits(bundle: &BundleReader, score: f32, m: &DocMatch, syms: &[SpanSymbol]
         })
         .collect()
 }
+
+/// Most top-BM25 files verified ahead of the candidate order.
+const MAX_BM25_FIRST_DOCS: usize = 64;
 
 /// Most files whose definitions are verified ahead of the candidate order.
 const MAX_DEFINITION_DOCS: usize = 64;
