@@ -153,8 +153,10 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     let seen: std::collections::HashSet<u32> = first.iter().copied().collect();
     loop {
         chunk.clear();
+        // Files taken ahead come on top of a full batch in static-rank order.
+        let target = batch + first.len();
         chunk.append(&mut first);
-        while chunk.len() < batch {
+        while chunk.len() < target {
             match cands.next_doc()? {
                 Some(d) if seen.contains(&d) => continue,
                 Some(d) => chunk.push(d),
