@@ -1,5 +1,5 @@
 //! Seconds each tags-query pattern takes alone over the files of one language
-//! in a directory, slowest first:
+//! in a directory, slowest first (`LEAVE_ONE_OUT=1`: all patterns but each):
 //! `cargo run --release -p indexer --example pattern_costs DIR LANG`.
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -15,7 +15,8 @@ fn main() {
         }
     }
     let bytes: usize = files.iter().map(Vec::len).sum();
-    let mut costs = indexer::symbols::pattern_costs(&lang, &files);
+    let leave_one_out = std::env::var_os("LEAVE_ONE_OUT").is_some();
+    let mut costs = indexer::symbols::pattern_costs(&lang, &files, leave_one_out);
     let total: f64 = costs.iter().map(|c| c.0).sum();
     costs.sort_by(|a, b| b.0.total_cmp(&a.0));
     println!(

@@ -220,9 +220,10 @@ fn tag(spec: &LangSpec, content: &[u8]) -> Vec<Raw> {
 }
 
 /// Seconds each tags-query pattern of `lang` takes alone over `files` (parsed
-/// once up front), with the pattern's source line: for finding slow patterns.
+/// once up front), or with every pattern but it when `leave_one_out`, with
+/// the pattern's source line; the last entry is all patterns together.
 #[doc(hidden)]
-pub fn pattern_costs(lang: &str, files: &[Vec<u8>]) -> Vec<(f64, String)> {
+pub fn pattern_costs(lang: &str, files: &[Vec<u8>], leave_one_out: bool) -> Vec<(f64, String)> {
     let Some(spec) = registry().specs.iter().find(|s| s.name == lang) else {
         return Vec::new();
     };
@@ -244,7 +245,6 @@ pub fn pattern_costs(lang: &str, files: &[Vec<u8>]) -> Vec<(f64, String)> {
         .lines()
         .filter(|l| l.trim_start().starts_with('('))
         .collect();
-    let leave_out = std::env::var_os("LEAVE_ONE_OUT").is_some();
     let n_patterns = spec.query.pattern_count();
     (0..=n_patterns)
         .map(|keep| {
@@ -252,7 +252,7 @@ pub fn pattern_costs(lang: &str, files: &[Vec<u8>]) -> Vec<(f64, String)> {
             for i in 0..q.pattern_count() {
                 let disable = if keep == n_patterns {
                     false
-                } else if leave_out {
+                } else if leave_one_out {
                     i == keep
                 } else {
                     i != keep
