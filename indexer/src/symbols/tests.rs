@@ -2,12 +2,9 @@ use super::*;
 
 /// (name, kind, scope) of every definition, in order.
 fn defs(lang: &str, src: &str) -> Vec<(String, &'static str, String)> {
-    extract(Some(lang), src.as_bytes())
+    full_defs(lang, src, true)
         .into_iter()
-        .map(|d| {
-            let name = src[d.name_start as usize..d.name_end as usize].to_string();
-            (name, d.kind.as_str(), d.scope.unwrap_or_default())
-        })
+        .map(|(name, kind, scope, ..)| (name, kind, scope))
         .collect()
 }
 
@@ -199,8 +196,8 @@ fn c_attribute_macros_give_way_to_the_real_name() {
 type FullDef = (String, &'static str, String, u32, [u32; 4], Option<u32>);
 
 /// Every field of every definition, for comparing two extractions.
-fn full_defs(src: &str, skim: bool) -> Vec<FullDef> {
-    extract_with(Some("c"), src.as_bytes(), skim)
+fn full_defs(lang: &str, src: &str, skim: bool) -> Vec<FullDef> {
+    extract_with(Some(lang), src.as_bytes(), skim)
         .into_iter()
         .map(|d| {
             (
@@ -267,8 +264,8 @@ long item_sum(const struct item *items,
 	return s;
 }
 "#;
-    let full = full_defs(src, false);
-    let skimmed = full_defs(src, true);
+    let full = full_defs("c", src, false);
+    let skimmed = full_defs("c", src, true);
     assert!(full.len() >= 21, "{full:?}");
     assert_eq!(skimmed, full);
 }

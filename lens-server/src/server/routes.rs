@@ -466,8 +466,7 @@ async fn run_search(
 }
 
 /// The `/search` response, serialised straight from the hits (no `Value` per
-/// hit). Fields are in alphabetical order, as `serde_json::Value` maps print
-/// theirs, so the bytes are what a `json!` body gave.
+/// hit). Fields keep the alphabetical order the earlier `json!` body printed.
 #[derive(Serialize)]
 struct SearchBody<'a> {
     next_cursor: Option<String>,
@@ -502,25 +501,7 @@ struct HitJson<'a> {
     signals: Option<serde_json::Value>,
     snippet: &'a str,
     start: usize,
-    symbol: Option<SymbolJson<'a>>,
-}
-
-/// An enclosing definition with its fields in alphabetical order.
-struct SymbolJson<'a>(&'a lens_core::search::EnclosingSymbol);
-
-impl Serialize for SymbolJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let e = self.0;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("kind", &e.kind)?;
-        m.serialize_entry("line", &e.line)?;
-        m.serialize_entry("name", &*e.name)?;
-        if let Some(scope) = &e.scope {
-            m.serialize_entry("scope", &**scope)?;
-        }
-        m.end()
-    }
+    symbol: Option<&'a lens_core::search::EnclosingSymbol>,
 }
 
 fn symbol_json(
@@ -564,7 +545,7 @@ fn hit_json<'a>(bundle: &LoadedBundle, h: &'a lens_core::Hit, context: usize) ->
             .map(|s| serde_json::to_value(s).expect("signals serialise")),
         snippet: &h.snippet,
         start: h.start,
-        symbol: h.symbol.as_ref().map(SymbolJson),
+        symbol: h.symbol.as_ref(),
     }
 }
 
