@@ -5,8 +5,10 @@ use std::path::Path;
 use tantivy::collector::TopDocs;
 use tantivy::indexer::NoMergePolicy;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query as TantivyQuery, TermQuery};
-use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::schema::{
+    FAST, Field, IndexRecordOption, OwnedValue, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::error::{Error, Result};
 use crate::tokenize::{CODE_TOKENIZER, CodeTokenizer, for_each_token};
@@ -48,9 +50,13 @@ fn register(index: &Index) {
         .register(CODE_TOKENIZER, CodeTokenizer::default());
 }
 
+/// A document as the writer queues it: its values are moved in, not copied
+/// into tantivy's compact form.
+type TextDocument = std::collections::BTreeMap<Field, OwnedValue>;
+
 /// Writes the text index of a bundle under construction.
 pub struct TextIndexWriter {
-    writer: IndexWriter,
+    writer: IndexWriter<TextDocument>,
     fields: TextFields,
 }
 
@@ -60,7 +66,7 @@ impl TextIndexWriter {
         let (schema, fields) = schema();
         let index = Index::create_in_dir(dir, schema)?;
         register(&index);
-        let writer: IndexWriter = index.writer_with_num_threads(threads.max(1), heap_bytes)?;
+        let writer = index.writer_with_num_threads(threads.max(1), heap_bytes)?;
         // A bundle is written once; merging segments would cost build time and
         // buy little, since BM25 statistics are searcher-wide anyway.
         writer.set_merge_policy(Box::new(NoMergePolicy));
@@ -68,13 +74,14 @@ impl TextIndexWriter {
     }
 
     /// Queues one document; tantivy's own threads tokenize it.
-    pub fn add(&mut self, doc_id: u32, path: &str, content: &str) -> Result<()> {
+    pub fn add(&mut self, doc_id: u32, path: &str, content: String) -> Result<()> {
         let name = path.rsplit('/').next().unwrap_or(path);
-        let mut d = TantivyDocument::default();
-        d.add_u64(self.fields.doc, doc_id as u64);
-        d.add_text(self.fields.content, content);
-        d.add_text(self.fields.path, path);
-        d.add_text(self.fields.name, name);
+        let d = TextDocument::from([
+            (self.fields.doc, OwnedValue::U64(doc_id as u64)),
+            (self.fields.content, OwnedValue::Str(content)),
+            (self.fields.path, OwnedValue::Str(path.to_string())),
+            (self.fields.name, OwnedValue::Str(name.to_string())),
+        ]);
         self.writer.add_document(d)?;
         Ok(())
     }

@@ -144,11 +144,14 @@ impl BundleBuilder {
         self.content_len += doc.content.len() as u64;
         self.paths.extend_from_slice(doc.path.as_bytes());
         self.postings.add_doc(id, &doc.trigrams);
-        if let Some(text) = &mut self.text {
-            text.add(id, &doc.path, &String::from_utf8_lossy(&doc.content))?;
-        }
         if let Some(symbols) = &mut self.symbols {
             symbols.add_doc(id, &doc.content, &doc.symbols);
+        }
+        if let Some(text) = &mut self.text {
+            // The content moves into the text index's document uncopied when it is UTF-8.
+            let content = String::from_utf8(doc.content)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            text.add(id, &doc.path, content)?;
         }
         Ok(id)
     }

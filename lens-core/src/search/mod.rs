@@ -266,15 +266,42 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
             break;
         }
     }
-    let file_hits =
-        |(score, m, syms): &(f32, DocMatch, Vec<SpanSymbol>)| doc_hits(bundle, *score, m, syms);
-    let per_file: Vec<Vec<Hit>> = if plan.parallel {
-        scored[..used].par_iter().map(file_hits).collect()
+    let files: Vec<FileHits> = if plan.parallel {
+        scored[..used]
+            .par_iter()
+            .map(|(score, m, syms)| FileHits::new(bundle, *score, m, syms))
+            .collect()
     } else {
-        scored[..used].iter().map(file_hits).collect()
+        scored[..used]
+            .iter()
+            .map(|(score, m, syms)| FileHits::new(bundle, *score, m, syms))
+            .collect()
     };
-    let mut hits: Vec<Hit> = per_file.into_iter().flatten().collect();
-    hits.truncate(cap);
+    // Hits are made straight into the result in parallel: a scan can return
+    // millions, and gathering per-file lists would copy them all on one core.
+    let mut firsts = Vec::with_capacity(files.len());
+    let mut total = 0usize;
+    for f in &files {
+        firsts.push(total);
+        total += f.len();
+    }
+    let make = |last: &mut SharedSnippet, i: usize| {
+        let f = firsts.partition_point(|&first| first <= i) - 1;
+        files[f].hit(i - firsts[f], last)
+    };
+    let n = total.min(cap);
+    let mut hits: Vec<Hit> = Vec::with_capacity(n);
+    if plan.parallel {
+        hits.par_extend(
+            (0..n)
+                .into_par_iter()
+                .with_min_len(4096)
+                .map_init(SharedSnippet::default, make),
+        );
+    } else {
+        let mut last = SharedSnippet::default();
+        hits.extend((0..n).map(|i| make(&mut last, i)));
+    }
     stats.results = hits.len();
     stats.stage_b_ms = stage_b.as_secs_f64() * 1000.0;
     stats.truncated = stats.truncation.is_some();
@@ -284,67 +311,86 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
 
 /// One file's hits: a file-only hit when the plan matched the file without
 /// spans, else one per span, definition names first, then by position.
-fn doc_hits(bundle: &BundleReader, score: f32, m: &DocMatch, syms: &[SpanSymbol]) -> Vec<Hit> {
-    let rec = bundle.docs().get(m.doc);
-    let content = bundle.content(&rec);
-    let path: Arc<str> = Arc::from(bundle.path(&rec).as_ref());
-    let repo: Arc<str> = Arc::from(bundle.repo_name(&rec));
-    let language: Arc<str> = Arc::from(bundle.language(&rec));
-    if m.spans.is_empty() {
-        return vec![Hit {
-            repo,
-            path,
-            language,
-            line: 0,
-            start: 0,
-            end: 0,
-            abs_start: 0,
-            abs_end: 0,
-            snippet: Arc::from(""),
+struct FileHits<'a> {
+    score: f32,
+    m: &'a DocMatch,
+    syms: &'a [SpanSymbol],
+    content: &'a [u8],
+    repo: Arc<str>,
+    path: Arc<str>,
+    language: Arc<str>,
+    /// Span indices in hit order, when a definition must move ahead.
+    order: Option<Vec<usize>>,
+}
+
+/// The last snippet made, shared by the following hits of the same line window.
+#[derive(Default)]
+struct SharedSnippet(Option<(u32, (usize, usize), Arc<str>)>);
+
+impl<'a> FileHits<'a> {
+    fn new(bundle: &'a BundleReader, score: f32, m: &'a DocMatch, syms: &'a [SpanSymbol]) -> Self {
+        let rec = bundle.docs().get(m.doc);
+        let order = syms.iter().any(|s| s.definition).then(|| {
+            let mut order: Vec<usize> = (0..m.spans.len()).collect();
+            order.sort_by_key(|&i| !syms.get(i).is_some_and(|s| s.definition));
+            order
+        });
+        FileHits {
             score,
-            symbol: None,
-            definition: false,
-            signals: None,
-            doc: m.doc,
-        }];
+            m,
+            syms,
+            content: bundle.content(&rec),
+            repo: Arc::from(bundle.repo_name(&rec)),
+            path: Arc::from(bundle.path(&rec).as_ref()),
+            language: Arc::from(bundle.language(&rec)),
+            order,
+        }
     }
-    let mut order: Vec<usize> = (0..m.spans.len()).collect();
-    order.sort_by_key(|&i| !syms.get(i).is_some_and(|s| s.definition));
-    // Matches on one line mostly show the same window of it: made once.
-    let mut last: Option<((usize, usize), Arc<str>)> = None;
-    order
-        .into_iter()
-        .map(|i| {
-            let s = &m.spans[i];
-            let sym = syms.get(i);
-            let window = snippet_window(content, s.line_start, s.start, s.end);
-            let snippet = match &last {
-                Some((w, text)) if *w == window => text.clone(),
-                _ => {
-                    let text: Arc<str> =
-                        Arc::from(String::from_utf8_lossy(&content[window.0..window.1]).as_ref());
-                    last = Some((window, text.clone()));
-                    text
-                }
-            };
-            Hit {
-                repo: repo.clone(),
-                path: path.clone(),
-                language: language.clone(),
-                line: s.line,
-                start: s.start - s.line_start,
-                end: s.end - s.line_start,
-                abs_start: s.start as u64,
-                abs_end: s.end as u64,
-                snippet,
-                score,
-                symbol: sym.and_then(|x| x.enclosing.clone()),
-                definition: sym.is_some_and(|x| x.definition),
-                signals: None,
-                doc: m.doc,
+
+    fn len(&self) -> usize {
+        self.m.spans.len().max(1)
+    }
+
+    /// The `k`th hit of the file.
+    fn hit(&self, k: usize, last: &mut SharedSnippet) -> Hit {
+        let hit = |line, span: (usize, usize, usize), snippet, sym: Option<&SpanSymbol>| Hit {
+            repo: self.repo.clone(),
+            path: self.path.clone(),
+            language: self.language.clone(),
+            line,
+            start: span.1 - span.0,
+            end: span.2 - span.0,
+            abs_start: span.1 as u64,
+            abs_end: span.2 as u64,
+            snippet,
+            score: self.score,
+            symbol: sym.and_then(|x| x.enclosing.clone()),
+            definition: sym.is_some_and(|x| x.definition),
+            signals: None,
+            doc: self.m.doc,
+        };
+        if self.m.spans.is_empty() {
+            return hit(0, (0, 0, 0), Arc::from(""), None);
+        }
+        let i = self.order.as_ref().map_or(k, |o| o[k]);
+        let s = &self.m.spans[i];
+        let window = snippet_window(self.content, s.line_start, s.start, s.end);
+        let snippet = match &last.0 {
+            Some((doc, w, text)) if *doc == self.m.doc && *w == window => text.clone(),
+            _ => {
+                let text: Arc<str> =
+                    Arc::from(String::from_utf8_lossy(&self.content[window.0..window.1]).as_ref());
+                last.0 = Some((self.m.doc, window, text.clone()));
+                text
             }
-        })
-        .collect()
+        };
+        hit(
+            s.line,
+            (s.line_start, s.start, s.end),
+            snippet,
+            self.syms.get(i),
+        )
+    }
 }
 
 /// Most top-BM25 files verified ahead of the candidate order.
@@ -563,6 +609,62 @@ mod tests {
             ),
         ];
         (src.into_bytes(), defs)
+    }
+
+    /// A bundle of `files` files made by [`file`], each followed by
+    /// `extra_lines` lines of `tick tick`.
+    fn bundle(dir: &std::path::Path, files: usize, extra_lines: usize) -> BundleReader {
+        let mut b = BundleBuilder::create(dir, None, true).unwrap();
+        b.add_source(Source {
+            name: "r".into(),
+            path: "/r".into(),
+            commit: None,
+        });
+        let mut slots = vec![0u32; 1 << 24];
+        for i in 0..files {
+            let (mut content, symbols) = file(i);
+            content.extend("tick tick\n".repeat(extra_lines).bytes());
+            let mut trigrams = Vec::new();
+            crate::ngram::distinct_trigrams(&content, &mut slots, &mut trigrams);
+            b.add(PreparedDoc {
+                repo: 0,
+                path: format!("f{i}.rs"),
+                lang: Some("rust"),
+                static_rank: 0.0,
+                content,
+                trigrams,
+                symbols,
+            })
+            .unwrap();
+        }
+        b.finish(BundleMeta::text_only("0.0.0-test")).unwrap();
+        BundleReader::open(dir).unwrap()
+    }
+
+    #[test]
+    fn hits_made_in_parallel_equal_hits_made_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // 30 files of 1,206 hits: the parallel fill splits inside files.
+        let bundle = bundle(dir.path(), 30, 600);
+        let run = |parallel: bool, limits: Limits| {
+            let mut plan = Plan::from_query(&parse("tick").unwrap(), limits).unwrap();
+            plan.parallel = parallel;
+            search(&bundle, &plan, &Deadline::none()).unwrap()
+        };
+        for limits in [Limits::exhaustive(), Limits::top(50)] {
+            let (par, seq) = (run(true, limits), run(false, limits));
+            assert_eq!(par.hits, seq.hits);
+            assert_eq!(par.stats.results, seq.stats.results);
+            if limits.exhaustive {
+                assert_eq!(par.hits.len(), 30 * 1206);
+            }
+            for h in &par.hits {
+                let line = h.snippet.lines().next().unwrap_or("");
+                assert_eq!(&line[h.start..h.end], "tick", "{h:?}");
+            }
+            // Each file's definition name comes first among its hits.
+            assert!(par.hits[0].definition);
+        }
     }
 
     #[test]
