@@ -1,7 +1,7 @@
-//! What skimming C changes: times extraction with and without
-//! it over the C files of a directory and counts the definitions each finds
-//! that the other does not, by kind:
-//! `cargo run --release -p indexer --example skim_diff DIR [SHOW]`.
+//! What skimming changes: times extraction with and without it over the
+//! files of one language (`c`, the default, or `rust`) in a directory and
+//! counts the definitions each finds that the other does not, by kind:
+//! `cargo run --release -p indexer --example skim_diff DIR [SHOW] [LANG]`.
 use std::collections::{BTreeMap, HashSet};
 
 fn main() {
@@ -9,10 +9,12 @@ fn main() {
     let show: usize = std::env::args()
         .nth(2)
         .map_or(0, |s| s.parse().expect("SHOW is a count"));
+    let lang = std::env::args().nth(3).unwrap_or_else(|| "c".into());
+    let lang = lang.as_str();
     let mut files = Vec::new();
     for e in ignore::WalkBuilder::new(&dir).build().flatten() {
         let p = e.path().to_string_lossy().to_string();
-        if lens_core::lang::detect(&p) == Some("c")
+        if lens_core::lang::detect(&p) == Some(lang)
             && let Ok(c) = std::fs::read(e.path())
             && c.len() < 1 << 20
         {
@@ -24,7 +26,7 @@ fn main() {
         let t = std::time::Instant::now();
         let defs: Vec<_> = files
             .iter()
-            .map(|(_, c)| indexer::symbols::extract_with(Some("c"), c, skim))
+            .map(|(_, c)| indexer::symbols::extract_with(Some(lang), c, skim))
             .collect();
         (t.elapsed().as_secs_f64(), defs)
     };
@@ -32,7 +34,7 @@ fn main() {
         let mut all = Vec::new();
         for (p, c) in &files {
             all.extend_from_slice(format!("==== {p}\n").as_bytes());
-            all.extend(indexer::symbols::skim::skim_c(c).map_or_else(|| c.clone(), |s| s.text));
+            all.extend(indexer::symbols::skimmed_text(lang, c).unwrap_or_else(|| c.clone()));
         }
         std::fs::write(out, all).expect("write dump");
         return;
@@ -43,14 +45,14 @@ fn main() {
         let t = std::time::Instant::now();
         let skimmed: Vec<Vec<u8>> = files
             .iter()
-            .map(|(_, c)| indexer::symbols::skim::skim_c(c).map_or_else(|| c.clone(), |s| s.text))
+            .map(|(_, c)| indexer::symbols::skimmed_text(lang, c).unwrap_or_else(|| c.clone()))
             .collect();
         let skim_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
         let mut slow = Vec::new();
         for (c, (path, _)) in skimmed.iter().zip(&files) {
             let t = std::time::Instant::now();
-            indexer::symbols::parse_only(Some("c"), c);
+            indexer::symbols::parse_only(Some(lang), c);
             slow.push((t.elapsed().as_secs_f64(), path.clone(), c.len()));
         }
         slow.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -3,6 +3,7 @@
 
 mod queries;
 pub mod skim;
+mod skim_rust;
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;
@@ -152,10 +153,10 @@ pub fn extract(lang: Option<&str>, content: &[u8]) -> Vec<SymbolDef> {
     extract_with(lang, content, true)
 }
 
-/// [`extract`], optionally without skimming C first (for measuring what
-/// skimming changes; see [`skim`]).
+/// [`extract`], optionally without skimming C and Rust first (for measuring
+/// what skimming changes; see [`skim`]).
 #[doc(hidden)]
-pub fn extract_with(lang: Option<&str>, content: &[u8], skim_c: bool) -> Vec<SymbolDef> {
+pub fn extract_with(lang: Option<&str>, content: &[u8], skim: bool) -> Vec<SymbolDef> {
     let Some(spec) = lang.and_then(|l| registry().specs.iter().find(|s| s.name == l)) else {
         return Vec::new();
     };
@@ -163,9 +164,11 @@ pub fn extract_with(lang: Option<&str>, content: &[u8], skim_c: bool) -> Vec<Sym
     if u32::try_from(content.len()).is_err() {
         return Vec::new();
     }
-    let skimmed = (skim_c && spec.name == "c")
-        .then(|| skim::skim_c(content))
-        .flatten();
+    let skimmed = match (skim, spec.name) {
+        (true, "c") => skim::skim_c(content),
+        (true, "rust") => skim_rust::skim_rust(content),
+        _ => None,
+    };
     let Some(skimmed) = skimmed else {
         let raws = tag(spec, content);
         return nest(spec, raws, content);
@@ -188,6 +191,18 @@ pub fn extract_with(lang: Option<&str>, content: &[u8], skim_c: bool) -> Vec<Sym
         r.line = newlines.partition_point(|&nl| nl < r.name.0) as u32 + 1;
     }
     nest(spec, raws, content)
+}
+
+/// The text tree-sitter parses for a file of `lang` once skimmed, when that
+/// language is skimmed and the file could be (for the `skim_diff` example).
+#[doc(hidden)]
+pub fn skimmed_text(lang: &str, content: &[u8]) -> Option<Vec<u8>> {
+    match lang {
+        "c" => skim::skim_c(content),
+        "rust" => skim_rust::skim_rust(content),
+        _ => None,
+    }
+    .map(|s| s.text)
 }
 
 /// Raw captures of the tags query over `content`; none when it is too large

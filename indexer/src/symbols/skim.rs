@@ -70,28 +70,35 @@ pub fn skim_c(src: &[u8]) -> Option<Skimmed> {
     removed.extend(bodies);
     removed.retain(|r| !r.is_empty());
 
-    let kept_len = src.len() - removed.iter().map(|r| r.len()).sum::<usize>();
-    let mut text = Vec::with_capacity(kept_len);
-    let mut segments = vec![(0, 0)];
-    let mut at = 0;
-    for r in removed
-        .iter()
-        .chain(std::iter::once(&(src.len()..src.len())))
-    {
-        if r.start > at {
-            if text.is_empty() {
-                segments.clear();
+    Some(Skimmed::without(src, &removed, macros))
+}
+
+impl Skimmed {
+    /// `src` without the `removed` ranges (sorted, disjoint).
+    pub(super) fn without(src: &[u8], removed: &[Range<usize>], macros: Vec<MacroDef>) -> Skimmed {
+        let kept_len = src.len() - removed.iter().map(|r| r.len()).sum::<usize>();
+        let mut text = Vec::with_capacity(kept_len);
+        let mut segments = vec![(0, 0)];
+        let mut at = 0;
+        for r in removed
+            .iter()
+            .chain(std::iter::once(&(src.len()..src.len())))
+        {
+            if r.start > at {
+                if text.is_empty() {
+                    segments.clear();
+                }
+                segments.push((text.len(), at));
+                text.extend_from_slice(&src[at..r.start]);
             }
-            segments.push((text.len(), at));
-            text.extend_from_slice(&src[at..r.start]);
+            at = r.end;
         }
-        at = r.end;
+        Skimmed {
+            text,
+            macros,
+            segments,
+        }
     }
-    Some(Skimmed {
-        text,
-        macros,
-        segments,
-    })
 }
 
 struct Scan {

@@ -271,6 +271,61 @@ long item_sum(const struct item *items,
 }
 
 #[test]
+fn skimmed_rust_gives_what_the_full_parse_gives() {
+    let src = r####"//! Crate docs with { a brace.
+use std::fmt;
+
+/// A point. } in a doc comment.
+#[derive(Debug)]
+pub struct Point<'a, T: Copy = u8> {
+    pub x: T,
+    name: &'a str,
+}
+
+pub enum Shape { Circle { r: f64 }, Square(f64) }
+
+pub const LIMIT: usize = { let n = 4; n * 2 };
+static GREETING: &str = "fn not_a_fn() { }";
+type Pair = (u8, u8);
+
+pub trait Area {
+    const SIDES: u32;
+    type Out;
+    fn area(&self) -> f64;
+    fn describe(&self) -> String { format!("{} {}", '{', r#"}"#) }
+}
+
+impl<'a, T: Copy> Point<'a, T> {
+    pub fn new(x: T, name: &'a str) -> Self { Point { x, name } }
+    fn nested(&self) -> usize {
+        struct Local { v: u8 }
+        fn helper(l: &Local) -> usize { l.v as usize }
+        helper(&Local { v: 1 })
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self { Shape::Circle { r } => write!(f, "c{r}"), Shape::Square(s) => write!(f, "s{s}") }
+    }
+}
+
+macro_rules! square { ($x:expr) => { $x * $x }; }
+
+mod inner {
+    pub fn deep<F: Fn(u8) -> u8>(f: F) -> [u8; 2] where F: Copy { [f(1), f(2)] }
+    pub(crate) async unsafe fn tricky(p: *const u8) -> u8 { unsafe { *p } }
+}
+
+fn with_ptr(cb: fn(u8) -> u8) -> u8 { /* { */ cb(b'}') }
+"####;
+    let full = full_defs("rust", src, false);
+    let skimmed = full_defs("rust", src, true);
+    assert!(full.len() >= 26, "{full:?}");
+    assert_eq!(skimmed, full);
+}
+
+#[test]
 fn skimmed_c_survives_braces_split_by_conditionals() {
     // Both branches open a brace: the full parse loses the function, and
     // everything after it, to error recovery; skimming counts one branch.
