@@ -128,14 +128,12 @@ pub fn skim_rust(src: &[u8]) -> Option<Skimmed> {
                 i += 1;
             }
             b'}' => {
-                if let Some((start, holds_items)) = braces.pop()? {
-                    if !holds_items {
-                        // Comments and bodies inside go with it.
-                        while removed.last().is_some_and(|r| r.start >= start) {
-                            removed.pop();
-                        }
-                        removed.push(start..i);
+                if let Some((start, false)) = braces.pop()? {
+                    // Comments and bodies inside go with it.
+                    while removed.last().is_some_and(|r| r.start >= start) {
+                        removed.pop();
                     }
+                    removed.push(start..i);
                 }
                 i += 1;
             }
