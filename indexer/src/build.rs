@@ -300,7 +300,8 @@ fn build_into(
 
     // Analysis (read, binary check, trigrams) runs on rayon one batch ahead of
     // the single appender, which writes content, postings and tantivy input.
-    let (tx, rx) = sync_channel::<Vec<Prepared>>(2);
+    let (tx, prepared_rx) = sync_channel::<Vec<Prepared>>(1);
+    let (sorted_tx, rx) = sync_channel::<(Vec<Prepared>, ngram::BatchPostings)>(2);
     let producer_opts = opts.clone();
     let chunking = match &collector {
         Ok(c) => c.wanted(),
@@ -325,32 +326,54 @@ fn build_into(
             }
         }
     });
+    // A batch's postings are sorted by trigram on a stage of their own, so
+    // that the appender adds each trigram's run at once.
+    let sorter = std::thread::spawn(move || {
+        for mut prepared in prepared_rx {
+            let postings = ngram::BatchPostings::new(prepared.iter().filter_map(|p| match p {
+                Prepared::Doc(d, _) => Some(d.trigrams.as_slice()),
+                Prepared::Skip(_) => None,
+            }));
+            for p in &mut prepared {
+                if let Prepared::Doc(d, _) = p {
+                    d.trigrams = Vec::new();
+                }
+            }
+            if sorted_tx.send((prepared, postings)).is_err() {
+                break;
+            }
+        }
+    });
     let mut append_result = Ok(());
-    for batch in rx {
+    for (batch, postings) in rx {
+        let mut docs = Vec::with_capacity(batch.len());
+        let mut chunks = Vec::with_capacity(batch.len());
         for p in batch {
             match p {
-                Prepared::Doc(d, chunks) => {
+                Prepared::Doc(d, c) => {
                     bar.inc(d.content.len() as u64);
-                    match builder.add(d) {
-                        Ok(doc) => {
-                            if let Ok(c) = collector.as_mut() {
-                                c.add(doc, chunks);
-                            }
-                        }
-                        Err(e) => {
-                            append_result = Err(e);
-                            break;
-                        }
-                    }
+                    docs.push(d);
+                    chunks.push(c);
                 }
                 Prepared::Skip(s) => skips.push(s),
             }
         }
-        if append_result.is_err() {
-            break;
+        match builder.add_batch(docs, &postings) {
+            Ok(first) => {
+                if let Ok(c) = collector.as_mut() {
+                    for (k, c_k) in chunks.into_iter().enumerate() {
+                        c.add(first + k as u32, c_k);
+                    }
+                }
+            }
+            Err(e) => {
+                append_result = Err(e);
+                break;
+            }
         }
     }
     producer.join().expect("analysis thread panicked");
+    sorter.join().expect("postings thread panicked");
     append_result?;
     let lexical_elapsed = started.elapsed();
     bar.set_message("writing index");

@@ -13,7 +13,7 @@ use super::manifest::{
 };
 use super::*;
 use crate::error::{Error, Result};
-use crate::ngram::PostingsWriter;
+use crate::ngram::{BatchPostings, PostingsWriter};
 use crate::symbols::SymbolTableWriter;
 use crate::text_index::TextIndexWriter;
 
@@ -25,8 +25,8 @@ pub struct PreparedDoc {
     pub lang: Option<&'static str>,
     pub static_rank: f32,
     pub content: Vec<u8>,
-    /// Distinct trigrams of `content` with their next-byte masks, sorted
-    /// (`ngram::distinct_trigrams`).
+    /// Distinct trigrams of `content` with their next-byte masks, in any
+    /// order (`ngram::distinct_trigrams`).
     pub trigrams: Vec<crate::ngram::TrigramWithNext>,
     /// Definitions by start (empty without symbols).
     pub symbols: Vec<crate::symbols::SymbolDef>,
@@ -128,6 +128,25 @@ impl BundleBuilder {
     /// Appends a document; docs must arrive in static-rank order. Returns its id.
     pub fn add(&mut self, doc: PreparedDoc) -> Result<u32> {
         let id = self.records.len() as u32;
+        self.postings.add_doc(id, &doc.trigrams);
+        self.add_unindexed(doc)
+    }
+
+    /// Appends consecutive documents whose trigrams `postings` holds (made
+    /// from them in this order; their own `trigrams` are not read). Returns
+    /// the first id.
+    pub fn add_batch(&mut self, docs: Vec<PreparedDoc>, postings: &BatchPostings) -> Result<u32> {
+        let first = self.records.len() as u32;
+        for doc in docs {
+            self.add_unindexed(doc)?;
+        }
+        self.postings.add_batch(first, postings);
+        Ok(first)
+    }
+
+    /// Everything `add` does but the n-gram postings.
+    fn add_unindexed(&mut self, doc: PreparedDoc) -> Result<u32> {
+        let id = self.records.len() as u32;
         let lang = self.lang_index(doc.lang);
         self.content
             .write_all(&doc.content)
@@ -143,7 +162,6 @@ impl BundleBuilder {
         });
         self.content_len += doc.content.len() as u64;
         self.paths.extend_from_slice(doc.path.as_bytes());
-        self.postings.add_doc(id, &doc.trigrams);
         if let Some(symbols) = &mut self.symbols {
             symbols.add_doc(id, &doc.content, &doc.symbols);
         }

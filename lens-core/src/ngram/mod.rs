@@ -7,7 +7,7 @@
 pub mod postings;
 pub mod skips;
 
-pub use postings::{PostingsWriter, decode_postings};
+pub use postings::{BatchPostings, PostingsWriter, decode_postings};
 
 /// A trigram key: three case-folded bytes packed into the low 24 bits.
 pub type Trigram = u32;
@@ -47,8 +47,8 @@ pub fn unpack(t: TrigramWithNext) -> (Trigram, u8) {
     (t >> 8, t as u8)
 }
 
-/// Every distinct trigram key of `bytes` with its next-byte mask, sorted by
-/// key. `slots` is scratch space of `1 << 24` entries reused across calls
+/// Every distinct trigram key of `bytes` with its next-byte mask, in order of
+/// first occurrence (postings batches sort them). `slots` is scratch space of `1 << 24` entries reused across calls
 /// without clearing: it is the sparse half of a sparse set whose dense half
 /// is `out`, so a stale slot is recognised by `out` not pointing back.
 pub fn distinct_trigrams(bytes: &[u8], slots: &mut [u32], out: &mut Vec<TrigramWithNext>) {
@@ -70,7 +70,6 @@ pub fn distinct_trigrams(bytes: &[u8], slots: &mut [u32], out: &mut Vec<TrigramW
             }
         }
     }
-    out.sort_unstable();
 }
 
 /// Trigram keys of a literal (already in the byte form the matcher sees).
@@ -90,7 +89,8 @@ mod tests {
         let mut slots = vec![0u32; 1 << 24];
         let mut out = Vec::new();
         distinct_trigrams(b"AbcabC", &mut slots, &mut out);
-        let keys: Vec<Trigram> = out.iter().map(|&t| unpack(t).0).collect();
+        let mut keys: Vec<Trigram> = out.iter().map(|&t| unpack(t).0).collect();
+        keys.sort_unstable();
         assert_eq!(keys, literal_trigrams(b"abcabc"));
         assert_eq!(out.len(), 3); // abc, bca, cab
         distinct_trigrams(b"ab", &mut slots, &mut out);
@@ -114,7 +114,8 @@ mod tests {
         // Slots left over from the first call must not leak into the second.
         distinct_trigrams(b"xyzabc!", &mut slots, &mut out);
         let got: Vec<(Trigram, u8)> = out.iter().map(|&t| unpack(t)).collect();
-        let mut expect = vec![
+        // In order of first occurrence.
+        let expect = vec![
             (key(b'x', b'y', b'z'), next_bit(b'a')),
             (key(b'y', b'z', b'a'), next_bit(b'b')),
             (key(b'z', b'a', b'b'), next_bit(b'c')),
@@ -122,7 +123,6 @@ mod tests {
             // The last trigram is followed by nothing.
             (key(b'b', b'c', b'!'), 0),
         ];
-        expect.sort_unstable();
         assert_eq!(got, expect);
     }
 }

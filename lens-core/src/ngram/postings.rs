@@ -109,16 +109,82 @@ pub fn dict_search(dict: &[u8], key: Trigram) -> Option<(usize, DictEntry)> {
     None
 }
 
+/// The postings of consecutive documents sorted by trigram, then document, so
+/// that a writer appends each trigram's run at once instead of jumping between
+/// lists for every posting.
+pub struct BatchPostings {
+    /// Trigram (bits 40..64), document index in the batch (8..24), mask (0..8).
+    entries: Vec<u64>,
+}
+
+impl BatchPostings {
+    /// Most documents in one batch.
+    pub const MAX_DOCS: usize = 1 << 16;
+
+    /// `docs` in id order, each with its distinct trigrams (any order).
+    ///
+    /// # Panics
+    /// With more than [`Self::MAX_DOCS`] documents.
+    pub fn new<'a>(docs: impl IntoIterator<Item = &'a [TrigramWithNext]>) -> Self {
+        let mut entries = Vec::new();
+        for (i, trigrams) in docs.into_iter().enumerate() {
+            assert!(
+                i < Self::MAX_DOCS,
+                "a postings batch holds at most 65,536 documents"
+            );
+            entries.extend(trigrams.iter().map(|&p| {
+                let (t, mask) = unpack(p);
+                (u64::from(t) << 40) | ((i as u64) << 8) | u64::from(mask)
+            }));
+        }
+        sort_by_trigram(&mut entries);
+        BatchPostings { entries }
+    }
+}
+
+/// Stable LSD radix sort on the 24 trigram bits: documents stay in order
+/// within a trigram.
+fn sort_by_trigram(v: &mut Vec<u64>) {
+    let mut sorted = vec![0u64; v.len()];
+    for shift in [40, 52] {
+        let mut starts = vec![0usize; 1 << 12];
+        for &e in v.iter() {
+            starts[((e >> shift) & 0xfff) as usize] += 1;
+        }
+        let mut sum = 0;
+        for s in starts.iter_mut() {
+            let n = *s;
+            *s = sum;
+            sum += n;
+        }
+        for &e in v.iter() {
+            let b = ((e >> shift) & 0xfff) as usize;
+            sorted[starts[b]] = e;
+            starts[b] += 1;
+        }
+        std::mem::swap(v, &mut sorted);
+    }
+}
+
 /// Accumulates postings in doc order and writes dictionary + postings.
 ///
 /// Docs must be added in increasing id order. Lists live in a slab indexed by
-/// a direct 2^24 table so that appending is one array lookup per (doc, trigram).
+/// a direct 2^24 table, each already in its final encoding (varint deltas and
+/// masks), so that appending one posting touches one slab entry and two tails.
 pub struct PostingsWriter {
     slot_of_key: Vec<u32>,
     keys: Vec<Trigram>,
-    lists: Vec<Vec<u32>>,
-    /// Next-byte masks, parallel to `lists`.
-    masks: Vec<Vec<u8>>,
+    lists: Vec<List>,
+}
+
+/// One trigram's postings so far.
+#[derive(Default)]
+struct List {
+    /// Varint doc-id deltas, as `encode_postings` writes them.
+    encoded: Vec<u8>,
+    /// Next-byte masks, one per posting.
+    masks: Vec<u8>,
+    last_doc: u32,
 }
 
 impl Default for PostingsWriter {
@@ -133,7 +199,6 @@ impl PostingsWriter {
             slot_of_key: vec![u32::MAX; 1 << 24],
             keys: Vec::new(),
             lists: Vec::new(),
-            masks: Vec::new(),
         }
     }
 
@@ -145,48 +210,72 @@ impl PostingsWriter {
             if *slot == u32::MAX {
                 *slot = self.lists.len() as u32;
                 self.keys.push(t);
-                self.lists.push(Vec::new());
-                self.masks.push(Vec::new());
+                self.lists.push(List::default());
             }
-            self.lists[*slot as usize].push(doc);
-            self.masks[*slot as usize].push(mask);
+            let list = &mut self.lists[*slot as usize];
+            let delta = if list.masks.is_empty() {
+                doc
+            } else {
+                doc - list.last_doc
+            };
+            put_varint(&mut list.encoded, delta);
+            list.masks.push(mask);
+            list.last_doc = doc;
+        }
+    }
+
+    /// Records a batch of documents whose first id is `first_doc`; ids
+    /// must follow those added before.
+    pub fn add_batch(&mut self, first_doc: u32, batch: &BatchPostings) {
+        let entries = &batch.entries;
+        let mut i = 0;
+        while i < entries.len() {
+            let t = (entries[i] >> 40) as Trigram;
+            let slot = &mut self.slot_of_key[t as usize];
+            if *slot == u32::MAX {
+                *slot = self.lists.len() as u32;
+                self.keys.push(t);
+                self.lists.push(List::default());
+            }
+            let list = &mut self.lists[*slot as usize];
+            while let Some(&e) = entries.get(i).filter(|&&e| (e >> 40) as Trigram == t) {
+                let doc = first_doc + ((e >> 8) & 0xffff) as u32;
+                let delta = if list.masks.is_empty() {
+                    doc
+                } else {
+                    doc - list.last_doc
+                };
+                put_varint(&mut list.encoded, delta);
+                list.masks.push(e as u8);
+                list.last_doc = doc;
+                i += 1;
+            }
         }
     }
 
     /// Number of (doc, trigram) pairs added.
     pub fn total_postings(&self) -> usize {
-        self.lists.iter().map(Vec::len).sum()
+        self.lists.iter().map(|l| l.masks.len()).sum()
     }
 
     /// Encodes everything: returns (dictionary bytes, postings bytes, next-byte masks).
     pub fn finish(self) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        use rayon::prelude::*;
-        let PostingsWriter {
-            keys, lists, masks, ..
-        } = self;
+        let PostingsWriter { keys, lists, .. } = self;
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&i| keys[i]);
-        let encoded: Vec<Vec<u8>> = order
-            .par_iter()
-            .map(|&i| {
-                let mut buf = Vec::with_capacity(lists[i].len() + 4);
-                encode_postings(&lists[i], &mut buf);
-                buf
-            })
-            .collect();
-        let total: usize = encoded.iter().map(Vec::len).sum();
-        let mut postings = Vec::with_capacity(total);
+        let mut postings = Vec::with_capacity(lists.iter().map(|l| l.encoded.len()).sum());
         let mut dict = Vec::with_capacity(order.len() * DICT_ENTRY_BYTES);
-        let mut next = Vec::with_capacity(masks.iter().map(Vec::len).sum());
-        for (&i, enc) in order.iter().zip(&encoded) {
-            next.extend_from_slice(&masks[i]);
+        let mut next = Vec::with_capacity(lists.iter().map(|l| l.masks.len()).sum());
+        for &i in &order {
+            let list = &lists[i];
+            next.extend_from_slice(&list.masks);
             DictEntry {
                 key: keys[i],
-                count: lists[i].len() as u32,
+                count: list.masks.len() as u32,
                 offset: postings.len() as u64,
             }
             .write(&mut dict);
-            postings.extend_from_slice(enc);
+            postings.extend_from_slice(&list.encoded);
         }
         (dict, postings, next)
     }
@@ -215,6 +304,35 @@ mod tests {
         let e = dict_lookup(&dict, 0x00ff_ffff).unwrap();
         decode_postings(&post[e.offset as usize..], e.count as usize, &mut out).unwrap();
         assert_eq!(out, vec![300_000]);
+    }
+
+    #[test]
+    fn batches_write_what_single_documents_write() {
+        use crate::ngram::pack;
+        // 300 documents of up to 40 distinct trigrams, shared unevenly.
+        let docs: Vec<Vec<TrigramWithNext>> = (0..300u32)
+            .map(|d| {
+                let mut t: Vec<TrigramWithNext> = (0..40u32)
+                    .filter(|k| (d * 7 + k * 13) % 5 != 0)
+                    .map(|k| pack((k * 104_729 + d % 3) & 0x00ff_ffff, (d + k) as u8))
+                    .collect();
+                t.sort_unstable();
+                t.dedup_by_key(|p| *p >> 8);
+                t
+            })
+            .collect();
+        let mut single = PostingsWriter::new();
+        for (d, t) in docs.iter().enumerate() {
+            single.add_doc(d as u32, t);
+        }
+        let mut batched = PostingsWriter::new();
+        let mut first = 0u32;
+        for chunk in docs.chunks(128) {
+            batched.add_batch(first, &BatchPostings::new(chunk.iter().map(Vec::as_slice)));
+            first += chunk.len() as u32;
+        }
+        assert_eq!(batched.total_postings(), single.total_postings());
+        assert_eq!(batched.finish(), single.finish());
     }
 
     #[test]
