@@ -670,30 +670,7 @@ mod tests {
     #[test]
     fn the_table_path_attributes_spans_as_the_cache_does() {
         let dir = tempfile::tempdir().unwrap();
-        let mut b = BundleBuilder::create(dir.path(), None, true).unwrap();
-        b.add_source(Source {
-            name: "r".into(),
-            path: "/r".into(),
-            commit: None,
-        });
-        let mut slots = vec![0u32; 1 << 24];
-        for i in 0..3 {
-            let (content, symbols) = file(i);
-            let mut trigrams = Vec::new();
-            crate::ngram::distinct_trigrams(&content, &mut slots, &mut trigrams);
-            b.add(PreparedDoc {
-                repo: 0,
-                path: format!("f{i}.rs"),
-                lang: Some("rust"),
-                static_rank: 0.0,
-                content,
-                trigrams,
-                symbols,
-            })
-            .unwrap();
-        }
-        b.finish(BundleMeta::text_only("0.0.0-test")).unwrap();
-        let bundle = BundleReader::open(dir.path()).unwrap();
+        let bundle = bundle(dir.path(), 3, 0);
         let plan = Plan::from_query(&parse("tick").unwrap(), Limits::exhaustive()).unwrap();
         // (enclosing name, scope, line) and whether the span is a definition name.
         type Attributed = (Option<(String, String, u32)>, bool);
