@@ -3,6 +3,7 @@
 
 mod queries;
 pub mod skim;
+mod skim_python;
 mod skim_rust;
 
 use std::cell::RefCell;
@@ -153,7 +154,7 @@ pub fn extract(lang: Option<&str>, content: &[u8]) -> Vec<SymbolDef> {
     extract_with(lang, content, true)
 }
 
-/// [`extract`], optionally without skimming C and Rust first (for measuring
+/// [`extract`], optionally without skimming C, Rust and Python first (for measuring
 /// what skimming changes; see [`skim`]).
 #[doc(hidden)]
 pub fn extract_with(lang: Option<&str>, content: &[u8], skim: bool) -> Vec<SymbolDef> {
@@ -167,6 +168,7 @@ pub fn extract_with(lang: Option<&str>, content: &[u8], skim: bool) -> Vec<Symbo
     let skimmed = match (skim, spec.name) {
         (true, "c") => skim::skim_c(content),
         (true, "rust") => skim_rust::skim_rust(content),
+        (true, "python") => skim_python::skim_python(content),
         _ => None,
     };
     let Some(skimmed) = skimmed else {
@@ -200,6 +202,7 @@ pub fn skimmed_text(lang: &str, content: &[u8]) -> Option<Vec<u8>> {
     match lang {
         "c" => skim::skim_c(content),
         "rust" => skim_rust::skim_rust(content),
+        "python" => skim_python::skim_python(content),
         _ => None,
     }
     .map(|s| s.text)

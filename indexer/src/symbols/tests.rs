@@ -326,6 +326,93 @@ fn with_ptr(cb: fn(u8) -> u8) -> u8 { /* { */ cb(b'}') }
 }
 
 #[test]
+fn skimmed_python_gives_what_the_full_parse_gives() {
+    let src = r####"
+"""Module docs: def not_a_function():"""
+import os
+
+LIMIT = 10
+NAMES = [
+    "a",
+    "b",
+]
+
+
+def plain(x, y=(1,
+                2)):
+    """Doc with class Fake: inside."""
+    total = x + y[0]
+    if total > LIMIT:
+        total = LIMIT
+    elif total < 0:
+        total = 0
+    else:
+        pass
+    for i in range(3):
+        total += i
+    return total
+
+
+async def fetch(url):
+    data = await get(url)
+    text = rb'\' + b"\"" + f"{data!r}"
+    try:
+        parse(text)
+    except ValueError as e:
+        raise RuntimeError from e
+    finally:
+        close()
+
+
+class Model(Base):
+    table = "models"
+    retries: int = 3
+
+    @property
+    def name(self):
+        first = self._first
+        last = self._last
+        return f"{first} {last}"
+
+    def nested(self):
+        a = 1
+
+        def helper(v):
+            w = v * 2
+            w += 1
+            return w
+
+        class Local:
+            z = 1
+
+        return helper(a)
+
+
+def pick(name):
+    """Return the resource name."""
+    if name == "core":
+        return "django.core"
+    else:
+        return "django.contrib-%s" % name
+
+
+def after_pick(cat_name, base_path):
+    """Doc."""
+    po_path = base_path % {
+        "path": base_path,
+    }
+    return po_path
+
+
+def tail(): return 1
+"####;
+    let full = full_defs("python", src, false);
+    let skimmed = full_defs("python", src, true);
+    assert!(full.len() >= 12, "{full:?}");
+    assert_eq!(skimmed, full);
+}
+
+#[test]
 fn skimmed_c_survives_braces_split_by_conditionals() {
     // Both branches open a brace: the full parse loses the function, and
     // everything after it, to error recovery; skimming counts one branch.
