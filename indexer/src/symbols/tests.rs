@@ -212,6 +212,15 @@ fn full_defs(lang: &str, src: &str, skim: bool) -> Vec<FullDef> {
         .collect()
 }
 
+/// The skimmed and the whole parse of `src` give the same definitions, every
+/// field, and at least `min_defs` of them.
+fn assert_skimmed_parse_agrees(lang: &str, src: &str, min_defs: usize) {
+    let full = full_defs(lang, src, false);
+    let skimmed = full_defs(lang, src, true);
+    assert!(full.len() >= min_defs, "{full:?}");
+    assert_eq!(skimmed, full);
+}
+
 #[test]
 fn skimmed_c_gives_what_the_full_parse_gives_outside_bodies() {
     let src = r#"/* A header comment with { braces } and "quotes". */
@@ -264,10 +273,7 @@ long item_sum(const struct item *items,
 	return s;
 }
 "#;
-    let full = full_defs("c", src, false);
-    let skimmed = full_defs("c", src, true);
-    assert!(full.len() >= 21, "{full:?}");
-    assert_eq!(skimmed, full);
+    assert_skimmed_parse_agrees("c", src, 21);
 }
 
 #[test]
@@ -319,10 +325,7 @@ mod inner {
 
 fn with_ptr(cb: fn(u8) -> u8) -> u8 { /* { */ cb(b'}') }
 "####;
-    let full = full_defs("rust", src, false);
-    let skimmed = full_defs("rust", src, true);
-    assert!(full.len() >= 26, "{full:?}");
-    assert_eq!(skimmed, full);
+    assert_skimmed_parse_agrees("rust", src, 26);
 }
 
 #[test]
@@ -406,10 +409,7 @@ def after_pick(cat_name, base_path):
 
 def tail(): return 1
 "####;
-    let full = full_defs("python", src, false);
-    let skimmed = full_defs("python", src, true);
-    assert!(full.len() >= 12, "{full:?}");
-    assert_eq!(skimmed, full);
+    assert_skimmed_parse_agrees("python", src, 12);
 }
 
 #[test]
