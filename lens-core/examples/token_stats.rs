@@ -18,7 +18,7 @@ fn main() {
         let Ok(data) = std::fs::read(&entry) else {
             continue;
         };
-        if data.len() > 1 << 20 || memchr_zero(&data) {
+        if data.len() > 1 << 20 || data.contains(&0) {
             continue;
         }
         let text = String::from_utf8_lossy(&data);
@@ -80,10 +80,6 @@ fn main() {
             s as f64 / total as f64
         );
     }
-}
-
-fn memchr_zero(d: &[u8]) -> bool {
-    d.contains(&0)
 }
 
 fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -155,38 +155,33 @@ fn is_ident_byte(b: u8) -> bool {
 /// byte literal, starting at the prefix letter at `i`; `Some(None)` when `i`
 /// starts no such literal, `None` when it does not end.
 fn literal_with_prefix(src: &[u8], i: usize) -> Option<Option<usize>> {
-    let prefix_len = match (src[i], src.get(i + 1), src.get(i + 2)) {
-        (b'b' | b'c', Some(b'r'), Some(b'"' | b'#')) => 2,
-        (b'r', Some(b'"' | b'#'), _) => 1,
-        (b'b' | b'c', Some(b'"'), _) => 1,
+    // (where the quote or the raw string's hashes start, raw or not)
+    let (at, raw) = match (src[i], src.get(i + 1), src.get(i + 2)) {
+        (b'b' | b'c', Some(b'r'), Some(b'"' | b'#')) => (i + 2, true),
+        (b'r', Some(b'"' | b'#'), _) => (i + 1, true),
+        (b'b' | b'c', Some(b'"'), _) => (i + 1, false),
         (b'b', Some(b'\''), _) => return quote_end(src, i + 1).map(Some),
         _ => return Some(None),
     };
-    let at = i + prefix_len;
-    if src[at - 1] == b'r' || (prefix_len == 2) {
-        // Raw: r#…#"…"#…#; `r#name` is a raw identifier, not a literal.
-        let hashes = src[at..].iter().take_while(|&&b| b == b'#').count();
-        if src.get(at + hashes) != Some(&b'"') {
-            return Some(None);
-        }
-        let body = at + hashes + 1;
-        let mut k = body;
-        loop {
-            let q = k + memchr::memchr(b'"', src.get(k..)?)?;
-            if src[q + 1..]
-                .iter()
-                .take(hashes)
-                .filter(|&&b| b == b'#')
-                .count()
-                == hashes
-                && src.len() >= q + 1 + hashes
-            {
-                return Some(Some(q + 1 + hashes));
-            }
-            k = q + 1;
-        }
+    if !raw {
+        return string_end(src, at + 1).map(Some);
     }
-    string_end(src, at + 1).map(Some)
+    // Raw: r#…#"…"#…#; `r#name` is a raw identifier, not a literal.
+    let hashes = src[at..].iter().take_while(|&&b| b == b'#').count();
+    if src.get(at + hashes) != Some(&b'"') {
+        return Some(None);
+    }
+    let mut k = at + hashes + 1;
+    loop {
+        let q = k + memchr::memchr(b'"', src.get(k..)?)?;
+        let closes = src
+            .get(q + 1..q + 1 + hashes)
+            .is_some_and(|h| h.iter().all(|&b| b == b'#'));
+        if closes {
+            return Some(Some(q + 1 + hashes));
+        }
+        k = q + 1;
+    }
 }
 
 /// The end (past the closing quote) of a string whose inside starts at `i`.
