@@ -1,7 +1,7 @@
-//! One entry point for a query-language query: symbol queries (`sym:`,
+//! Dispatch of a planned query to its stage: symbol queries (`sym:`,
 //! `kind:`, `type:symbol`) go to Stage-B's symbol search, natural-language
 //! queries (as the gate judges them) to ranked semantic retrieval, the rest to
-//! Stage-A.
+//! Stage-A. Callers search through [`crate::Searcher`]; this is the layer under it.
 
 use crate::bundle::BundleReader;
 use crate::error::{Error, Result};
@@ -67,15 +67,6 @@ impl Outcome {
             Outcome::Semantic(r) => r.hits.is_empty(),
         }
     }
-
-    /// `{"results": [...], "stats": {...}}`; symbol results carry `"type": "symbol"`.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Outcome::Text(r) => serde_json::json!({"results": r.hits, "stats": r.stats}),
-            Outcome::Symbols(r) => serde_json::json!({"results": r.hits, "stats": r.stats}),
-            Outcome::Semantic(r) => serde_json::json!({"results": r.hits, "stats": r.stats}),
-        }
-    }
 }
 
 /// Runs a planned query without a model (semantic plans return the Stage-B order).
@@ -97,10 +88,7 @@ pub fn execute_with(
         Planned::Text(p) => search(bundle, p, deadline).map(Outcome::Text),
         Planned::Symbols(p) => {
             if bundle.symbols().is_none() {
-                return Err(Error::InvalidQuery {
-                    position: 0,
-                    reason: "this bundle has no symbol table (built with --no-symbols); sym:, kind: and type:symbol need one".into(),
-                });
+                return Err(Error::NoSymbolTable);
             }
             search_symbols(bundle, p, deadline).map(Outcome::Symbols)
         }

@@ -35,10 +35,50 @@ pub enum Error {
     },
     /// The full-text (tantivy) index failed.
     #[error("text index: {0}")]
-    TextIndex(String),
+    TextIndex(#[from] tantivy::TantivyError),
     /// The embedding model (or ONNX Runtime) is missing or failed.
     #[error("embedding model: {0}")]
     Model(String),
+    /// A request outside its limits or malformed (the message names the problem).
+    #[error("{message}")]
+    InvalidRequest {
+        problem: RequestProblem,
+        message: String,
+    },
+    /// A symbol query on a bundle built without symbols.
+    #[error(
+        "this bundle has no symbol table (built with --no-symbols); sym:, kind: and type:symbol need one"
+    )]
+    NoSymbolTable,
+    /// A file (or other named thing) the bundle does not hold.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// What is wrong with a request; each is its own error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestProblem {
+    MissingQuery,
+    QueryTooLong,
+    InvalidLimit,
+    InvalidContext,
+    InvalidCursor,
+    InvalidPosition,
+    InvalidParameters,
+}
+
+impl RequestProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            RequestProblem::MissingQuery => "missing_query",
+            RequestProblem::QueryTooLong => "query_too_long",
+            RequestProblem::InvalidLimit => "invalid_limit",
+            RequestProblem::InvalidContext => "invalid_context",
+            RequestProblem::InvalidCursor => "invalid_cursor",
+            RequestProblem::InvalidPosition => "invalid_position",
+            RequestProblem::InvalidParameters => "invalid_parameters",
+        }
+    }
 }
 
 impl Error {
@@ -56,6 +96,19 @@ impl Error {
         }
     }
 
+    /// Whether the caller's input is at fault (a 4xx), not the service.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidQuery { .. }
+                | Error::InvalidRegex { .. }
+                | Error::InvalidGlob { .. }
+                | Error::InvalidRequest { .. }
+                | Error::NoSymbolTable
+                | Error::NotFound(_)
+        )
+    }
+
     /// A short stable code for the error kind (used in JSON error bodies).
     pub fn code(&self) -> &'static str {
         match self {
@@ -68,13 +121,10 @@ impl Error {
             Error::Io { .. } => "io",
             Error::TextIndex(_) => "text_index",
             Error::Model(_) => "model_unavailable",
+            Error::InvalidRequest { problem, .. } => problem.code(),
+            Error::NoSymbolTable => "no_symbol_table",
+            Error::NotFound(_) => "not_found",
         }
-    }
-}
-
-impl From<tantivy::TantivyError> for Error {
-    fn from(e: tantivy::TantivyError) -> Self {
-        Error::TextIndex(e.to_string())
     }
 }
 

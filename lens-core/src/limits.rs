@@ -6,8 +6,13 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_LIMIT: usize = 50;
 /// Hard cap on matches an exhaustive search collects; hitting it is reported.
 pub const MAX_EXHAUSTIVE_MATCHES: usize = 5_000_000;
-/// Longest query string the parser accepts, in bytes.
+/// Default longest query a request may carry, in bytes (servers configure their own).
 pub const MAX_QUERY_BYTES: usize = 4096;
+/// Most lines of context a request may ask for on each side of a hit.
+pub const MAX_CONTEXT_LINES: usize = 10;
+/// Default and longest search time a request may ask for.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
 /// Largest compiled regex (NFA size) a query may build, in bytes.
 pub const MAX_REGEX_SIZE_BYTES: usize = 8 << 20;
 /// Longest snippet kept for one line; longer lines are windowed around the match.
@@ -31,6 +36,8 @@ pub struct Limits {
     pub max_matches: usize,
     /// Cap on compiled regex size.
     pub max_regex_size: usize,
+    /// Exhaustive mode: hits per page, the rest left to a resumed search.
+    pub page: Option<usize>,
 }
 
 impl Default for Limits {
@@ -40,6 +47,7 @@ impl Default for Limits {
             exhaustive: false,
             max_matches: MAX_EXHAUSTIVE_MATCHES,
             max_regex_size: MAX_REGEX_SIZE_BYTES,
+            page: None,
         }
     }
 }

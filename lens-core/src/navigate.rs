@@ -239,7 +239,7 @@ pub fn references(
         .map(|h| location(bundle, h.doc, h.abs_start as u32, h.abs_end as u32, None))
         .collect();
     let mut nav = finish(false, Some(name), locs, limit);
-    nav.truncated |= result.stats.truncated;
+    nav.truncated |= result.stats.truncated();
     Ok(nav)
 }
 

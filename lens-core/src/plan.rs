@@ -76,6 +76,10 @@ pub struct Plan {
     /// The identifier searched for, when the query is one (Stage-B looks up
     /// its definitions): the name and whether case is ignored.
     pub identifier: Option<(String, bool)>,
+    /// Lines of context made for each hit.
+    pub context_lines: usize,
+    /// Where a paged exhaustive search resumes.
+    pub resume: Option<crate::search::Resume>,
 }
 
 /// `text` when it is one identifier (letters, digits, `_`, not starting with a digit).
@@ -114,6 +118,8 @@ impl Plan {
                 [one] => Some(one.clone()),
                 _ => None,
             },
+            context_lines: 0,
+            resume: None,
         })
     }
 
@@ -156,6 +162,8 @@ impl Plan {
                 [p] => identifier(p).map(|n| (n.to_string(), req.case_insensitive)),
                 _ => None,
             },
+            context_lines: 0,
+            resume: None,
         })
     }
 }

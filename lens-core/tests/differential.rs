@@ -252,7 +252,7 @@ fn grep_with(bundle: &BundleReader, c: &Case, policy: CandidatePolicy) -> Option
     let mut plan = Plan::from_grep(&req, Limits::exhaustive()).ok()?;
     plan.candidate_policy = policy;
     let r = search(bundle, &plan, &Deadline::none()).unwrap();
-    assert!(!r.stats.truncated, "{:?}", r.stats);
+    assert!(!r.stats.truncated(), "{:?}", r.stats);
     // Every reported span must also be consistent with its own absolute offsets.
     for h in &r.hits {
         assert_eq!(h.abs_end - h.abs_start, (h.end - h.start) as u64);
@@ -312,7 +312,7 @@ fn ranked_mode_returns_a_subset_in_score_order() {
     let plan = Plan::from_query(&parse("foo").unwrap(), Limits::top(10)).unwrap();
     let r = search(&bundle, &plan, &Deadline::none()).unwrap();
     assert_eq!(r.hits.len(), 10);
-    assert!(r.stats.truncated);
+    assert!(r.stats.truncated());
     assert!(r.hits.windows(2).all(|w| w[0].score >= w[1].score));
     let all = Plan::from_query(&parse("foo").unwrap(), Limits::exhaustive()).unwrap();
     let every = keys(&search(&bundle, &all, &Deadline::none()).unwrap());
@@ -328,7 +328,7 @@ fn expired_deadline_returns_partial_flagged() {
     let plan = Plan::from_query(&parse("foo").unwrap(), Limits::exhaustive()).unwrap();
     let past = Deadline::at(std::time::Instant::now() - std::time::Duration::from_millis(1));
     let r = search(&bundle, &plan, &past).unwrap();
-    assert!(r.stats.timed_out && r.stats.truncated);
+    assert!(r.stats.timed_out() && r.stats.truncated());
     assert!(r.hits.is_empty());
 }
 
@@ -453,7 +453,7 @@ fn early_termination_keeps_the_best_bm25_file() {
     let bundle = build(dir.path(), &files);
     let plan = Plan::from_query(&parse("alpha beta").unwrap(), Limits::top(10)).unwrap();
     let r = search(&bundle, &plan, &Deadline::none()).unwrap();
-    assert!(r.stats.early_terminated, "{:?}", r.stats);
+    assert!(r.stats.early_terminated(), "{:?}", r.stats);
     assert_eq!(
         &*r.hits[0].path,
         "vendor/a/b/c/d/tests/deep_alpha_beta.rs",

@@ -5,4 +5,5 @@
 //! per-key rate limits, trace ids and an audit log. The `lens` binary
 //! (`src/main.rs`) is thin glue over this and the other workspace libraries.
 
+pub mod errors;
 pub mod server;

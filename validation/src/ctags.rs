@@ -151,6 +151,7 @@ fn query(bundle: &BundleReader, name: &str, limit: usize) -> Vec<(String, u64, S
         }),
         limits: Limits::top(limit),
         compile_ms: 0.0,
+        resume: None,
     };
     let deadline = Deadline::after(std::time::Duration::from_secs(30));
     search_symbols(bundle, &plan, &deadline)

@@ -49,6 +49,8 @@ impl Deref for Mapped {
 pub struct BundleReader {
     dir: PathBuf,
     manifest: Manifest,
+    /// xxh3-64 of `manifest.json`, as `manifest.xxh3` recorded and open verified.
+    manifest_checksum: String,
     content: Mapped,
     docs: Mapped,
     dict: Mapped,
@@ -186,6 +188,7 @@ impl BundleReader {
         Ok(BundleReader {
             dir: dir.to_path_buf(),
             manifest,
+            manifest_checksum: recorded.trim().to_string(),
             content,
             docs,
             dict,
@@ -199,6 +202,11 @@ impl BundleReader {
             skip_cache: SkipCache::default(),
             doc_count,
         })
+    }
+
+    /// The verified checksum of `manifest.json`: identifies the bundle.
+    pub fn manifest_checksum(&self) -> &str {
+        &self.manifest_checksum
     }
 
     pub fn dir(&self) -> &Path {

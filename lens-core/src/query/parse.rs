@@ -13,7 +13,6 @@
 //! definitions, and bare terms match their names.
 
 use crate::error::{Error, Result};
-use crate::limits::MAX_QUERY_BYTES;
 
 /// How letter case is treated by content and path patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,12 +64,6 @@ pub struct Query {
 
 /// Parses the query language.
 pub fn parse(input: &str) -> Result<Query> {
-    if input.len() > MAX_QUERY_BYTES {
-        return Err(Error::InvalidQuery {
-            position: MAX_QUERY_BYTES,
-            reason: format!("query longer than {MAX_QUERY_BYTES} bytes"),
-        });
-    }
     let mut p = Parser {
         src: input,
         pos: 0,

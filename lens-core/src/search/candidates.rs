@@ -53,6 +53,12 @@ impl Candidates<'_> {
         Ok(d)
     }
 
+    /// Produces only candidates `>= doc` from now on (a page resuming where
+    /// the previous one stopped; long lists jump there through their skips).
+    pub fn start_at(&mut self, doc: u32) {
+        self.next = self.next.max(doc);
+    }
+
     /// Posting entries decoded so far.
     pub fn postings_decoded(&self) -> usize {
         self.iter.decoded()

@@ -1,11 +1,16 @@
 //! Stage-A search: candidates → parallel verification → ranking → hits.
+//!
+//! Ranked searches return the best files' hits and may stop early; exhaustive
+//! searches return every hit in doc-id (static-rank) order, so that a page can
+//! resume at a [`Resume`] point instead of running the search again.
 
 pub mod candidates;
+pub mod lines;
 pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -13,14 +18,16 @@ use serde::Serialize;
 use crate::bundle::BundleReader;
 use crate::bundle::SYMBOL_CACHE_FILES;
 use crate::error::Result;
-use crate::limits::{Deadline, MAX_SNIPPET_BYTES, VERIFY_BATCH_DOCS};
+use crate::limits::{Deadline, VERIFY_BATCH_DOCS};
 use crate::plan::Plan;
 use crate::rank;
 pub use candidates::Strategy;
-use verify::{DocMatch, line_end};
+pub use lines::Context;
+use verify::DocMatch;
 
-/// One result: a match (or, for filter-only queries, a file with `line` 0).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One result: a match, a definition (symbol queries), a file of a
+/// natural-language answer, or, for filter-only queries, a file with `line` 0.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     /// Shared by all hits of one file (no allocation per match).
     pub repo: Arc<str>,
@@ -39,15 +46,15 @@ pub struct Hit {
     pub snippet: Arc<str>,
     pub score: f32,
     /// The innermost definition around the match (Stage-B).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub symbol: Option<EnclosingSymbol>,
     /// The match is the name of a definition.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub definition: bool,
     /// Ranking signals of a natural-language (semantic) result.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub signals: Option<crate::semantic::Signals>,
-    #[serde(skip)]
+    /// The definition a symbol-query result is.
+    pub definition_site: Option<Box<DefinitionSite>>,
+    /// Lines around the match, when the request asked for them.
+    pub context: Option<Box<Context>>,
     pub doc: u32,
 }
 
@@ -60,6 +67,17 @@ pub struct EnclosingSymbol {
     pub scope: Option<Arc<str>>,
     /// 1-based line of its name.
     pub line: u32,
+}
+
+/// What a symbol-query result adds to a hit: the definition's name, kind,
+/// scope and whole span (the hit's own span is the name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefinitionSite {
+    pub name: String,
+    pub kind: crate::symbols::SymbolKind,
+    pub scope: Option<String>,
+    pub def_start: u64,
+    pub def_end: u64,
 }
 
 /// Why results stopped short of "every match".
@@ -76,14 +94,27 @@ pub enum Truncation {
     Deadline,
 }
 
-/// Counters and timings of one search.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// Where a paged exhaustive search resumes: the `skip`th hit (in hit order)
+/// of `doc`, the first file not wholly returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub doc: u32,
+    pub skip: usize,
+}
+
+/// Counters and timings of one search. `truncation` is the one record of why
+/// results stopped short; `truncated`, `timed_out` and `early_terminated` are
+/// read from it.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchStats {
     pub files_total: usize,
-    /// Candidates produced (lazily: a ranked search that stopped early saw only these).
+    /// Documents the candidate stage produced (lazily: a ranked search that
+    /// stopped early saw only these).
     pub candidates: usize,
     /// Upper bound on candidates from posting-list sizes.
     pub candidates_estimate: usize,
+    /// Documents verified: the candidates plus the files taken ahead of them
+    /// (definitions of the identifier, the best BM25 files).
     pub files_considered: usize,
     pub files_matched: usize,
     pub matches: usize,
@@ -91,75 +122,161 @@ pub struct SearchStats {
     pub strategy: Option<Strategy>,
     pub ngram_plan: String,
     pub postings_decoded: usize,
-    pub early_terminated: bool,
-    pub truncated: bool,
     pub truncation: Option<Truncation>,
-    pub timed_out: bool,
     pub elapsed_ms: f64,
     /// Time spent on symbol lookups (definition-first candidates, definition
     /// boost, enclosing symbols); part of `elapsed_ms`.
     pub stage_b_ms: f64,
 }
 
+impl SearchStats {
+    pub fn truncated(&self) -> bool {
+        self.truncation.is_some()
+    }
+
+    pub fn timed_out(&self) -> bool {
+        self.truncation == Some(Truncation::Deadline)
+    }
+
+    pub fn early_terminated(&self) -> bool {
+        self.truncation == Some(Truncation::EarlyTermination)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SearchResult {
     pub hits: Vec<Hit>,
     pub stats: SearchStats,
+    /// Where the next page starts (paged exhaustive searches with more hits).
+    pub next: Option<Resume>,
+}
+
+/// Files matched by the verification loop, in the order they were verified.
+struct Verified {
+    matched: Vec<DocMatch>,
+    /// Hits of `matched` (a file without spans counts one).
+    hits: usize,
+    considered: usize,
+    produced: usize,
+    postings_decoded: usize,
+    truncation: Option<Truncation>,
 }
 
 /// Runs Stage-A for `plan` over `bundle` within `deadline`.
 pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result<SearchResult> {
     let started = Instant::now();
-    let total = bundle.doc_count();
     let mut cands = candidates::find(bundle, &plan.ngrams, plan.candidate_policy)?;
     let mut stats = SearchStats {
-        files_total: total,
+        files_total: bundle.doc_count(),
         candidates_estimate: cands.estimate,
         strategy: Some(cands.strategy),
         ngram_plan: plan.ngrams.describe(),
         ..SearchStats::default()
     };
-
-    let limits = plan.limits;
-    let batch = if limits.exhaustive {
-        VERIFY_BATCH_DOCS * 4
-    } else {
-        (limits.max_results * 2).clamp(64, VERIFY_BATCH_DOCS * 4)
-    };
-    let mut matched: Vec<DocMatch> = Vec::new();
-    let mut match_count = 0usize;
-    let mut considered = 0usize;
-    let mut chunk: Vec<u32> = Vec::with_capacity(batch);
-    // Stage-B: files defining the searched identifier are verified first, so
-    // early termination cannot drop the definition.
-    let t_b = Instant::now();
-    let mut first = definition_docs(bundle, plan);
-    let mut stage_b = t_b.elapsed();
-    // Likewise the best BM25 files of a multi-term query: early termination
-    // in static-rank order would otherwise stop before reaching them.
+    if let Some(r) = plan.resume {
+        cands.start_at(r.doc);
+    }
     let bm25 = match &plan.bm25_text {
         Some(text) => bm25_scores(bundle, text, 1000)?,
         None => HashMap::new(),
     };
-    if !limits.exhaustive {
-        let mut best: Vec<(u32, f32)> = bm25.iter().map(|(&d, &s)| (d, s)).collect();
-        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (d, _) in best.into_iter().take(MAX_BM25_FIRST_DOCS) {
-            if !first.contains(&d) {
-                first.push(d);
+    let t_b = Instant::now();
+    let first = if plan.limits.exhaustive {
+        Vec::new()
+    } else {
+        files_first(bundle, plan, &bm25)
+    };
+    let mut stage_b = t_b.elapsed();
+    let v = verify_candidates(bundle, plan, &mut cands, first, deadline)?;
+    stats.candidates = v.produced;
+    stats.postings_decoded = v.postings_decoded;
+    stats.files_considered = v.considered;
+    stats.files_matched = v.matched.len();
+    stats.matches = v.hits;
+    stats.truncation = v.truncation;
+
+    let (scored, b_time) = score_files(bundle, plan, v.matched, &bm25);
+    stage_b += b_time;
+    let (hits, next) = make_hits(bundle, plan, &scored, &mut stats);
+    stats.results = hits.len();
+    stats.stage_b_ms = stage_b.as_secs_f64() * 1000.0;
+    stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(SearchResult { hits, stats, next })
+}
+
+/// Files verified ahead of the candidate order in ranked mode, so that early
+/// termination in static-rank order cannot drop them: files defining the
+/// searched identifier (Stage-B), then the best BM25 files of a multi-term query.
+fn files_first(bundle: &BundleReader, plan: &Plan, bm25: &HashMap<u32, f32>) -> Vec<u32> {
+    let mut first = definition_docs(bundle, plan);
+    let mut best: Vec<(u32, f32)> = bm25.iter().map(|(&d, &s)| (d, s)).collect();
+    best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (d, _) in best.into_iter().take(MAX_BM25_FIRST_DOCS) {
+        if !first.contains(&d) {
+            first.push(d);
+        }
+    }
+    first
+}
+
+/// Docs verified per batch: ranked mode verifies about what it needs; a page
+/// verifies about the docs its hits need at the density seen so far, so that
+/// paging through every hit costs about one search.
+fn batch_size(plan: &Plan, v: &Verified, page: Option<usize>) -> usize {
+    let limits = plan.limits;
+    let max = VERIFY_BATCH_DOCS * 4;
+    match page {
+        _ if !limits.exhaustive => (limits.max_results * 2).clamp(64, max),
+        None => max,
+        Some(page) => {
+            let skip = plan.resume.map_or(0, |r| r.skip);
+            let needed = (page + 1 + skip).saturating_sub(v.hits);
+            if v.hits == 0 {
+                // No density seen yet: start small, double while nothing matches.
+                v.considered.max(16).min(max)
+            } else {
+                let docs_per_hit = v.considered as f64 / v.hits as f64;
+                ((needed as f64 * docs_per_hit * 1.1).ceil() as usize + 1).clamp(8, max)
             }
         }
     }
+}
+
+/// The verification loop: batches of candidates (after the files taken
+/// first) verified in parallel until the limits, the page or the deadline say stop.
+fn verify_candidates(
+    bundle: &BundleReader,
+    plan: &Plan,
+    cands: &mut candidates::Candidates<'_>,
+    mut first: Vec<u32>,
+    deadline: &Deadline,
+) -> Result<Verified> {
+    let limits = plan.limits;
+    let page = limits.page.filter(|_| limits.exhaustive);
+    let skip = plan.resume.map_or(0, |r| r.skip);
     let seen: std::collections::HashSet<u32> = first.iter().copied().collect();
+    let mut v = Verified {
+        matched: Vec::new(),
+        hits: 0,
+        considered: 0,
+        produced: 0,
+        postings_decoded: 0,
+        truncation: None,
+    };
+    let mut chunk: Vec<u32> = Vec::new();
     loop {
         chunk.clear();
         // Files taken ahead come on top of a full batch in static-rank order.
-        let target = batch + first.len();
+        let target = batch_size(plan, &v, page) + first.len();
         chunk.append(&mut first);
         while chunk.len() < target {
             match cands.next_doc()? {
-                Some(d) if seen.contains(&d) => continue,
-                Some(d) => chunk.push(d),
+                Some(d) => {
+                    v.produced += 1;
+                    if !seen.contains(&d) {
+                        chunk.push(d);
+                    }
+                }
                 None => break,
             }
         }
@@ -167,8 +284,7 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
             break;
         }
         if deadline.expired() {
-            stats.timed_out = true;
-            stats.truncation = Some(Truncation::Deadline);
+            v.truncation = Some(Truncation::Deadline);
             break;
         }
         let found: Vec<DocMatch> = if plan.parallel {
@@ -182,29 +298,44 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
                 .filter_map(|&d| verify::verify(bundle, plan, d))
                 .collect()
         };
-        considered += chunk.len();
+        v.considered += chunk.len();
         for m in found {
-            match_count += m.spans.len().max(1);
-            matched.push(m);
+            v.hits += m.spans.len().max(1);
+            v.matched.push(m);
         }
-        if limits.exhaustive && match_count >= limits.max_matches {
-            stats.truncation = Some(Truncation::MatchCap);
-            break;
-        }
-        if !limits.exhaustive && matched.len() >= limits.max_results {
+        if let Some(page) = page {
+            // One hit past the page tells whether another page follows.
+            if v.hits > page + skip {
+                break;
+            }
+        } else if limits.exhaustive {
+            if v.hits >= limits.max_matches {
+                v.truncation = Some(Truncation::MatchCap);
+                break;
+            }
+        } else if v.matched.len() >= limits.max_results {
             if cands.next_doc()?.is_some() {
-                stats.early_terminated = true;
-                stats.truncation = Some(Truncation::EarlyTermination);
+                v.produced += 1;
+                v.truncation = Some(Truncation::EarlyTermination);
             }
             break;
         }
     }
-    stats.candidates = considered;
-    stats.postings_decoded = cands.postings_decoded();
-    stats.files_considered = considered;
-    stats.files_matched = matched.len();
-    stats.matches = match_count;
+    v.postings_decoded = cands.postings_decoded();
+    Ok(v)
+}
 
+/// A matched file with its score and the Stage-B facts of its spans.
+type ScoredFile = (f32, DocMatch, Vec<SpanSymbol>);
+
+/// Scores every matched file and attributes its spans to definitions; ranked
+/// results by score, exhaustive ones in doc-id order. Returns the Stage-B time.
+fn score_files(
+    bundle: &BundleReader,
+    plan: &Plan,
+    matched: Vec<DocMatch>,
+    bm25: &HashMap<u32, f32>,
+) -> (Vec<ScoredFile>, Duration) {
     let docs_table = bundle.docs();
     let t_b = Instant::now();
     // A result set this large would evict every hot file from the symbol
@@ -228,27 +359,120 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
         (s, m, syms)
     };
     // Large result sets (scans, exhaustive counts) attribute symbols on both cores.
-    let mut scored: Vec<(f32, DocMatch, Vec<SpanSymbol>)> = if plan.parallel {
+    let mut scored: Vec<ScoredFile> = if plan.parallel {
         matched.into_par_iter().map(score).collect()
     } else {
         matched.into_iter().map(score).collect()
     };
-    stage_b += t_b.elapsed();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
+    let stage_b = t_b.elapsed();
+    if plan.limits.exhaustive {
+        scored.sort_by_key(|f| f.1.doc);
+    } else {
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
+    }
+    (scored, stage_b)
+}
 
-    let cap = if limits.exhaustive {
-        limits.max_matches
-    } else {
-        limits.max_results
+/// The hits to return, and where the next page starts. Ranked and unpaged
+/// searches take whole files until the cap (recording why the rest were
+/// cut); a page takes its range of the hit sequence.
+fn make_hits(
+    bundle: &BundleReader,
+    plan: &Plan,
+    scored: &[ScoredFile],
+    stats: &mut SearchStats,
+) -> (Vec<Hit>, Option<Resume>) {
+    let limits = plan.limits;
+    let page = limits.page.filter(|_| limits.exhaustive);
+    let used = match page {
+        Some(_) => scored.len(),
+        None => files_under_cap(scored, limits, stats),
     };
-    // The files whose hits fit under the cap, and why the rest were cut.
-    let cap_truncation = if limits.exhaustive {
-        Truncation::MatchCap
+    let files: Vec<FileHits> = if plan.parallel {
+        scored[..used]
+            .par_iter()
+            .map(|(score, m, syms)| FileHits::new(bundle, plan, *score, m, syms))
+            .collect()
     } else {
-        Truncation::ResultLimit
+        scored[..used]
+            .iter()
+            .map(|(score, m, syms)| FileHits::new(bundle, plan, *score, m, syms))
+            .collect()
+    };
+    let mut firsts = Vec::with_capacity(files.len());
+    let mut total = 0usize;
+    for f in &files {
+        firsts.push(total);
+        total += f.len();
+    }
+    let file_of = |i: usize| firsts.partition_point(|&first| first <= i) - 1;
+    let (from, to) = match page {
+        // The resumed file's first `skip` hits were on the previous page.
+        Some(page) => {
+            let skip = match (plan.resume, files.first()) {
+                (Some(r), Some(f)) if f.m.doc == r.doc => r.skip.min(total),
+                _ => 0,
+            };
+            (skip, (skip + page).min(total))
+        }
+        None => {
+            let cap = if limits.exhaustive {
+                limits.max_matches
+            } else {
+                limits.max_results
+            };
+            (0, total.min(cap))
+        }
+    };
+    let next = match page {
+        Some(_) if to < total => {
+            let f = file_of(to);
+            Some(Resume {
+                doc: files[f].m.doc,
+                skip: to - firsts[f],
+            })
+        }
+        // Out of time: the next page starts after the last file verified.
+        Some(_) if stats.timed_out() => scored.last().map(|f| Resume {
+            doc: f.1.doc + 1,
+            skip: 0,
+        }),
+        _ => None,
+    };
+    // Hits are made straight into the result in parallel: a scan can return
+    // millions, and gathering per-file lists would copy them all on one core.
+    let make = |last: &mut SharedSnippet, i: usize| {
+        let f = file_of(i);
+        files[f].hit(i - firsts[f], last)
+    };
+    let mut hits: Vec<Hit> = Vec::with_capacity(to - from);
+    if plan.parallel {
+        hits.par_extend(
+            (from..to)
+                .into_par_iter()
+                .with_min_len(4096)
+                .map_init(SharedSnippet::default, make),
+        );
+    } else {
+        let mut last = SharedSnippet::default();
+        hits.extend((from..to).map(|i| make(&mut last, i)));
+    }
+    (hits, next)
+}
+
+/// How many of the ordered files fit under the cap (ranked: results,
+/// exhaustive: the match cap); records why the rest were cut.
+fn files_under_cap(
+    scored: &[ScoredFile],
+    limits: crate::limits::Limits,
+    stats: &mut SearchStats,
+) -> usize {
+    let (cap, cap_truncation) = if limits.exhaustive {
+        (limits.max_matches, Truncation::MatchCap)
+    } else {
+        (limits.max_results, Truncation::ResultLimit)
     };
     let mut filled = 0usize;
-    let mut used = scored.len();
     for (i, (_, m, _)) in scored.iter().enumerate() {
         if filled >= cap {
             stats.truncation.get_or_insert(if m.spans.is_empty() {
@@ -256,57 +480,15 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
             } else {
                 cap_truncation
             });
-            used = i;
-            break;
+            return i;
         }
         filled += m.spans.len().max(1);
         if filled > cap {
             stats.truncation.get_or_insert(cap_truncation);
-            used = i + 1;
-            break;
+            return i + 1;
         }
     }
-    let files: Vec<FileHits> = if plan.parallel {
-        scored[..used]
-            .par_iter()
-            .map(|(score, m, syms)| FileHits::new(bundle, *score, m, syms))
-            .collect()
-    } else {
-        scored[..used]
-            .iter()
-            .map(|(score, m, syms)| FileHits::new(bundle, *score, m, syms))
-            .collect()
-    };
-    // Hits are made straight into the result in parallel: a scan can return
-    // millions, and gathering per-file lists would copy them all on one core.
-    let mut firsts = Vec::with_capacity(files.len());
-    let mut total = 0usize;
-    for f in &files {
-        firsts.push(total);
-        total += f.len();
-    }
-    let make = |last: &mut SharedSnippet, i: usize| {
-        let f = firsts.partition_point(|&first| first <= i) - 1;
-        files[f].hit(i - firsts[f], last)
-    };
-    let n = total.min(cap);
-    let mut hits: Vec<Hit> = Vec::with_capacity(n);
-    if plan.parallel {
-        hits.par_extend(
-            (0..n)
-                .into_par_iter()
-                .with_min_len(4096)
-                .map_init(SharedSnippet::default, make),
-        );
-    } else {
-        let mut last = SharedSnippet::default();
-        hits.extend((0..n).map(|i| make(&mut last, i)));
-    }
-    stats.results = hits.len();
-    stats.stage_b_ms = stage_b.as_secs_f64() * 1000.0;
-    stats.truncated = stats.truncation.is_some();
-    stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(SearchResult { hits, stats })
+    scored.len()
 }
 
 /// One file's hits: a file-only hit when the plan matched the file without
@@ -319,6 +501,7 @@ struct FileHits<'a> {
     repo: Arc<str>,
     path: Arc<str>,
     language: Arc<str>,
+    context_lines: usize,
     /// Span indices in hit order, when a definition must move ahead.
     order: Option<Vec<usize>>,
 }
@@ -328,7 +511,13 @@ struct FileHits<'a> {
 struct SharedSnippet(Option<(u32, (usize, usize), Arc<str>)>);
 
 impl<'a> FileHits<'a> {
-    fn new(bundle: &'a BundleReader, score: f32, m: &'a DocMatch, syms: &'a [SpanSymbol]) -> Self {
+    fn new(
+        bundle: &'a BundleReader,
+        plan: &Plan,
+        score: f32,
+        m: &'a DocMatch,
+        syms: &'a [SpanSymbol],
+    ) -> Self {
         let rec = bundle.docs().get(m.doc);
         let order = syms.iter().any(|s| s.definition).then(|| {
             let mut order: Vec<usize> = (0..m.spans.len()).collect();
@@ -343,6 +532,7 @@ impl<'a> FileHits<'a> {
             repo: Arc::from(bundle.repo_name(&rec)),
             path: Arc::from(bundle.path(&rec).as_ref()),
             language: Arc::from(bundle.language(&rec)),
+            context_lines: plan.context_lines,
             order,
         }
     }
@@ -367,6 +557,8 @@ impl<'a> FileHits<'a> {
             symbol: sym.and_then(|x| x.enclosing.clone()),
             definition: sym.is_some_and(|x| x.definition),
             signals: None,
+            definition_site: None,
+            context: None,
             doc: self.m.doc,
         };
         if self.m.spans.is_empty() {
@@ -374,7 +566,7 @@ impl<'a> FileHits<'a> {
         }
         let i = self.order.as_ref().map_or(k, |o| o[k]);
         let s = &self.m.spans[i];
-        let window = snippet_window(self.content, s.line_start, s.start, s.end);
+        let window = lines::snippet_window(self.content, s.line_start, s.start, s.end);
         let snippet = match &last.0 {
             Some((doc, w, text)) if *doc == self.m.doc && *w == window => text.clone(),
             _ => {
@@ -384,12 +576,14 @@ impl<'a> FileHits<'a> {
                 text
             }
         };
-        hit(
+        let mut h = hit(
             s.line,
             (s.line_start, s.start, s.end),
             snippet,
             self.syms.get(i),
-        )
+        );
+        h.context = lines::context(self.content, s.line_start, self.context_lines);
+        h
     }
 }
 
@@ -511,31 +705,6 @@ fn bm25_scores(bundle: &BundleReader, text: &str, k: usize) -> Result<HashMap<u3
         .into_iter()
         .map(|(d, s)| (d, if max > 0.0 { s / max } else { 0.0 }))
         .collect())
-}
-
-/// The line around a span, windowed to [`MAX_SNIPPET_BYTES`] around it (on
-/// char boundaries) when long.
-pub(crate) fn snippet(content: &[u8], line_start: usize, start: usize, end: usize) -> Arc<str> {
-    let (from, to) = snippet_window(content, line_start, start, end);
-    Arc::from(String::from_utf8_lossy(&content[from..to]).as_ref())
-}
-
-/// The byte range [`snippet`] shows.
-fn snippet_window(content: &[u8], line_start: usize, start: usize, end: usize) -> (usize, usize) {
-    let line_end = line_end(content, line_start);
-    let (mut from, mut to) = (line_start, line_end);
-    if to - from > MAX_SNIPPET_BYTES {
-        let room = MAX_SNIPPET_BYTES.saturating_sub(end.min(to) - start) / 2;
-        from = start.saturating_sub(room).max(line_start);
-        to = (end + room).min(line_end).max(from);
-        while from > line_start && (content[from] & 0xC0) == 0x80 {
-            from -= 1;
-        }
-        while to < line_end && (content[to] & 0xC0) == 0x80 {
-            to += 1;
-        }
-    }
-    (from, to)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Verifies one candidate document against the plan and extracts exact spans.
 
-use memchr::{memchr, memchr_iter, memrchr};
+use memchr::{memchr_iter, memrchr};
 
 use crate::bundle::{BundleReader, DocRecord};
 use crate::plan::{Node, Plan};
@@ -136,9 +136,4 @@ pub fn verify(bundle: &BundleReader, plan: &Plan, doc: u32) -> Option<DocMatch> 
         best_word,
         file_name_match,
     })
-}
-
-/// End of the line that starts at `line_start` (exclusive of the `\n`).
-pub fn line_end(content: &[u8], line_start: usize) -> usize {
-    memchr(b'\n', &content[line_start..]).map_or(content.len(), |i| line_start + i)
 }

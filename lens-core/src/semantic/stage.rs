@@ -24,7 +24,8 @@ use super::model::Embedder;
 use crate::bundle::BundleReader;
 use crate::error::Result;
 use crate::limits::{Deadline, Limits};
-use crate::search::{EnclosingSymbol, Hit, snippet};
+use crate::search::lines::snippet;
+use crate::search::{EnclosingSymbol, Hit, Truncation};
 use crate::tokenize::for_each_token;
 
 /// Candidates BM25 contributes (at least; more when more results are asked for). BM25 is
@@ -123,7 +124,7 @@ pub enum StageCState {
 }
 
 /// Counters and timings of one semantic query.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SemanticStats {
     pub files_total: usize,
     pub gate_score: f32,
@@ -138,8 +139,15 @@ pub struct SemanticStats {
     pub stage_c_ms: Option<f64>,
     pub stage_c: Option<StageCState>,
     pub query_embedding_cached: bool,
-    pub timed_out: bool,
+    /// `Deadline` when Stage-C gave up for time; ranked retrieval is never cut otherwise.
+    pub truncation: Option<Truncation>,
     pub elapsed_ms: f64,
+}
+
+impl SemanticStats {
+    pub fn timed_out(&self) -> bool {
+        self.truncation == Some(Truncation::Deadline)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -300,7 +308,7 @@ pub fn search_semantic(
         let q = &super::store::QueryVector::new(q);
         if deadline.expired() {
             stats.stage_c = Some(StageCState::SkippedDeadline);
-            stats.timed_out = true;
+            stats.truncation = Some(Truncation::Deadline);
         } else {
             let nearest = store.nearest(q, DENSE_CANDIDATES.max(wanted));
             stats.dense_candidates = nearest.len();
@@ -486,6 +494,8 @@ fn hit_for(bundle: &BundleReader, c: &Candidate, words: &[String]) -> Hit {
             cosine: c.cosine,
             confidence: c.confidence,
         }),
+        definition_site: None,
+        context: None,
         doc: c.doc,
     }
 }

@@ -13,6 +13,7 @@ use crate::bundle::BundleReader;
 use crate::error::{Error, Result};
 use crate::limits::{Deadline, Limits};
 use crate::query::parse::{CaseMode, Expr, Pattern, Query};
+use crate::search::Truncation;
 
 /// How a name predicate matches.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct SymbolPlan {
     pub limits: Limits,
     /// Time spent compiling the query's patterns.
     pub compile_ms: f64,
+    /// Exhaustive pages: the definition record the page starts at.
+    pub resume: Option<u32>,
 }
 
 /// One symbol result.
@@ -78,21 +81,33 @@ pub struct SymbolHit {
     pub doc: u32,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// Counters of one symbol search; `truncation` is why results stopped short.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SymbolStats {
     /// Definitions examined.
     pub candidates: usize,
     pub matched: usize,
     pub results: usize,
-    pub truncated: bool,
-    pub timed_out: bool,
+    pub truncation: Option<Truncation>,
     pub elapsed_ms: f64,
+}
+
+impl SymbolStats {
+    pub fn truncated(&self) -> bool {
+        self.truncation.is_some()
+    }
+
+    pub fn timed_out(&self) -> bool {
+        self.truncation == Some(Truncation::Deadline)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct SymbolResult {
     pub hits: Vec<SymbolHit>,
     pub stats: SymbolStats,
+    /// Paged exhaustive searches: the record the next page starts at.
+    pub next: Option<u32>,
 }
 
 /// Whether a parsed query asks for symbols (`sym:`, `kind:` or `type:symbol`).
@@ -164,6 +179,7 @@ impl SymbolPlan {
             root,
             limits,
             compile_ms: t.elapsed().as_secs_f64() * 1000.0,
+            resume: None,
         })
     }
 }
@@ -319,6 +335,8 @@ fn anchor(n: &SymNode) -> Anchor<'_> {
 }
 
 /// Runs a symbol query. Bundles built without symbols return no hits.
+/// Ranked results come by score; exhaustive ones in record (doc, position)
+/// order, so that a page resumes at a record instead of starting over.
 pub fn search_symbols(
     bundle: &BundleReader,
     plan: &SymbolPlan,
@@ -330,77 +348,26 @@ pub fn search_symbols(
         return Ok(SymbolResult {
             hits: Vec::new(),
             stats,
+            next: None,
         });
     };
-    let ids: Box<dyn Iterator<Item = u32> + '_> = match anchor(&plan.root) {
-        Anchor::Exact(name, ci) => {
-            let entries = table.lookup(name.as_bytes(), ci);
-            Box::new(
-                entries
-                    .into_iter()
-                    .flat_map(move |e| table.ids(&e).collect::<Vec<_>>()),
-            )
-        }
-        Anchor::Regex(r) => {
-            // Millions of distinct names on a large bundle: match them on every core.
-            use rayon::prelude::*;
-            let entries: Vec<_> = (0..table.name_count())
-                .into_par_iter()
-                .with_min_len(4096)
-                // One cache per worker: the regex's shared pool would serialise them.
-                .map_init(
-                    || r.create_cache(),
-                    |cache, i| {
-                        let e = table.name_entry(i);
-                        let input = regex_automata::Input::new(table.name_bytes(&e)).earliest(true);
-                        r.search_with(cache, &input).is_some().then_some(e)
-                    },
-                )
-                .flatten()
-                .collect();
-            Box::new(
-                entries
-                    .into_iter()
-                    .flat_map(move |e| table.ids(&e).collect::<Vec<_>>()),
-            )
-        }
-        Anchor::All => {
-            // Without a name, file-level conjuncts (file:, repo:, lang:) pick the files first,
-            // so that `kind:macro file:slab.h` reads one file's definitions, not every one.
-            let by_file = file_conjuncts(&plan.root);
-            if by_file.is_empty() {
-                Box::new(0..table.len() as u32)
-            } else {
-                let docs = bundle.docs();
-                let files: Vec<u32> = (0..bundle.doc_count() as u32)
-                    .filter(|&d| {
-                        let rec = docs.get(d);
-                        let view = View {
-                            name: b"",
-                            scope: None,
-                            kind: SymbolKind::Function,
-                            path: docs.path_bytes(&rec),
-                            repo: bundle.repo_name(&rec),
-                            lang: bundle.language(&rec),
-                        };
-                        by_file.iter().all(|n| eval(n, &view))
-                    })
-                    .collect();
-                Box::new(files.into_iter().flat_map(move |d| table.doc_range(d)))
-            }
-        }
-    };
+    let limits = plan.limits;
+    let page = limits.page.filter(|_| limits.exhaustive);
+    let from = plan.resume.unwrap_or(0);
     let docs = bundle.docs();
     let mut found: Vec<(SymbolRecord, u32)> = Vec::new();
-    let cap = if plan.limits.exhaustive {
-        plan.limits.max_matches
-    } else {
-        usize::MAX
+    let cap = match page {
+        // One past the page tells whether another follows.
+        Some(p) => p + 1,
+        None if limits.exhaustive => limits.max_matches,
+        None => usize::MAX,
     };
-    for (n, id) in ids.enumerate() {
+    for (n, id) in candidate_ids(bundle, table, plan)
+        .skip_while(|&id| id < from)
+        .enumerate()
+    {
         if n % 4096 == 4095 && deadline.expired() {
-            stats.timed_out = true;
-            stats.truncated = true;
+            stats.truncation = Some(Truncation::Deadline);
             break;
         }
         stats.candidates += 1;
@@ -421,10 +388,19 @@ pub fn search_symbols(
         if eval(&plan.root, &view) {
             found.push((r, id));
             if found.len() >= cap {
-                stats.truncated = true;
+                if page.is_none() {
+                    stats.truncation = Some(Truncation::MatchCap);
+                }
                 break;
             }
         }
+    }
+    let next = match page {
+        Some(p) if found.len() > p => Some(found[p].1),
+        _ => None,
+    };
+    if let Some(p) = page {
+        found.truncate(p);
     }
     stats.matched = found.len();
     let exact_name = match anchor(&plan.root) {
@@ -439,19 +415,16 @@ pub fn search_symbols(
             (score(&r, name, exact_name.as_deref(), doc.static_rank), r)
         })
         .collect();
-    scored.sort_by(|a, b| {
-        b.0.total_cmp(&a.0)
-            .then(a.1.doc.cmp(&b.1.doc))
-            .then(a.1.name_start.cmp(&b.1.name_start))
-    });
-    let limit = if plan.limits.exhaustive {
-        plan.limits.max_matches
-    } else {
-        plan.limits.max_results
-    };
-    if scored.len() > limit {
-        scored.truncate(limit);
-        stats.truncated = true;
+    if !limits.exhaustive {
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(a.1.doc.cmp(&b.1.doc))
+                .then(a.1.name_start.cmp(&b.1.name_start))
+        });
+        if scored.len() > limits.max_results {
+            scored.truncate(limits.max_results);
+            stats.truncation.get_or_insert(Truncation::ResultLimit);
+        }
     }
     let hits = scored
         .into_iter()
@@ -459,7 +432,78 @@ pub fn search_symbols(
         .collect::<Vec<_>>();
     stats.results = hits.len();
     stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(SymbolResult { hits, stats })
+    Ok(SymbolResult { hits, stats, next })
+}
+
+/// The definition records that can match, from the query's anchor; in
+/// increasing record order for exhaustive searches (pages resume by record).
+fn candidate_ids<'a>(
+    bundle: &'a BundleReader,
+    table: &'a super::SymbolTable<crate::bundle::Mapped>,
+    plan: &'a SymbolPlan,
+) -> Box<dyn Iterator<Item = u32> + 'a> {
+    let from_entries = |entries: Vec<_>| -> Box<dyn Iterator<Item = u32> + 'a> {
+        let mut ids: Vec<u32> = entries
+            .iter()
+            .flat_map(|e| table.ids(e).collect::<Vec<_>>())
+            .collect();
+        if plan.limits.exhaustive {
+            ids.sort_unstable();
+        }
+        Box::new(ids.into_iter())
+    };
+    match anchor(&plan.root) {
+        Anchor::Exact(name, ci) => from_entries(table.lookup(name.as_bytes(), ci)),
+        Anchor::Regex(r) => {
+            // Millions of distinct names on a large bundle: match them on every core.
+            use rayon::prelude::*;
+            let entries: Vec<_> = (0..table.name_count())
+                .into_par_iter()
+                .with_min_len(4096)
+                // One cache per worker: the regex's shared pool would serialise them.
+                .map_init(
+                    || r.create_cache(),
+                    |cache, i| {
+                        let e = table.name_entry(i);
+                        let input = regex_automata::Input::new(table.name_bytes(&e)).earliest(true);
+                        r.search_with(cache, &input).is_some().then_some(e)
+                    },
+                )
+                .flatten()
+                .collect();
+            from_entries(entries)
+        }
+        Anchor::All => {
+            let from = plan.resume.unwrap_or(0);
+            // Without a name, file-level conjuncts (file:, repo:, lang:) pick the files first,
+            // so that `kind:macro file:slab.h` reads one file's definitions, not every one.
+            let by_file = file_conjuncts(&plan.root);
+            if by_file.is_empty() {
+                return Box::new(from..table.len() as u32);
+            }
+            let docs = bundle.docs();
+            let first_doc = if (from as usize) < table.len() {
+                table.record(from).doc
+            } else {
+                bundle.doc_count() as u32
+            };
+            let files: Vec<u32> = (first_doc..bundle.doc_count() as u32)
+                .filter(|&d| {
+                    let rec = docs.get(d);
+                    let view = View {
+                        name: b"",
+                        scope: None,
+                        kind: SymbolKind::Function,
+                        path: docs.path_bytes(&rec),
+                        repo: bundle.repo_name(&rec),
+                        lang: bundle.language(&rec),
+                    };
+                    by_file.iter().all(|n| eval(n, &view))
+                })
+                .collect();
+            Box::new(files.into_iter().flat_map(move |d| table.doc_range(d)))
+        }
+    }
 }
 
 /// Exact-case name first, then the kind's prior, then the file's static rank;

@@ -16,8 +16,38 @@ use clap::{Parser, Subcommand};
     about = "Self-hosted code search: index repositories, search them exactly and fast"
 )]
 pub struct Cli {
+    /// Log lines as text or as JSON (one object per line); `LENS_LOG` filters them
+    /// (default `info`; e.g. `lens::stage_a=debug`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Sends the libraries' tracing events to stderr, filtered by `LENS_LOG`.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LENS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("lens: logging not set up: {e}");
+    }
 }
 
 #[derive(Debug, Subcommand)]

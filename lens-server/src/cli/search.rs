@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use lens_core::semantic::{Embedder, SemanticResult, StageC, Stages};
-use lens_core::symbols::query::SymbolResult;
+use lens_core::response::{ResultKind, StageStats};
+use lens_core::search::Truncation;
+use lens_core::semantic::{StageCState, Stages};
 use lens_core::{
-    BundleReader, Deadline, GrepRequest, Limits, Outcome, Plan, Planned, SearchResult,
+    Deadline, Engine, GrepRequest, Model, Options, QueryInput, Request, RequestLimits, Response,
+    Searcher,
 };
 use serde::Deserialize;
 
@@ -87,37 +89,6 @@ impl StagesArg {
     }
 }
 
-/// The embedding model, loaded on first need: most queries never need it.
-struct LazyModel<'a> {
-    dir: Option<&'a std::path::Path>,
-    loaded: std::cell::OnceCell<Option<StageC>>,
-}
-
-impl LazyModel<'_> {
-    fn get(&self, bundle: &BundleReader, plan: &Planned) -> Option<&StageC> {
-        let wants = matches!(plan, Planned::Semantic(p) if p.stages.semantic)
-            && bundle.embeddings().is_some();
-        if !wants {
-            return None;
-        }
-        self.loaded
-            .get_or_init(|| {
-                let dir = self
-                    .dir
-                    .map(std::path::Path::to_path_buf)
-                    .or_else(lens_core::semantic::model::default_model_dir)?;
-                match Embedder::load(&dir, 2) {
-                    Ok(e) => Some(StageC::new(e)),
-                    Err(e) => {
-                        eprintln!("lens: semantic stage unavailable: {e}");
-                        None
-                    }
-                }
-            })
-            .as_ref()
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BatchLine {
@@ -146,179 +117,170 @@ struct BatchFlags {
     globs: Vec<String>,
 }
 
-fn limits(limit: usize, exhaustive: bool) -> Limits {
-    if exhaustive {
-        Limits::exhaustive()
-    } else {
-        Limits::top(limit)
+/// The CLI's bounds: its own user's machine, so no result or time cap beyond the engine's.
+fn cli_limits() -> RequestLimits {
+    RequestLimits {
+        max_limit: usize::MAX,
+        max_timeout_ms: u64::MAX,
+        ..RequestLimits::default()
     }
 }
 
-fn open(dir: &std::path::Path) -> anyhow::Result<BundleReader> {
-    BundleReader::open(dir).map_err(anyhow::Error::from)
+fn options(limit: usize, exhaustive: bool, timeout_ms: u64) -> Options {
+    Options {
+        limit: Some(limit),
+        exhaustive,
+        timeout_ms: Some(timeout_ms),
+        ..Options::default()
+    }
 }
 
-pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
-    if let Some(batch) = &a.batch {
-        let bundle = open(&a.bundle)?;
-        return run_batch(&bundle, batch, &a);
-    }
-    let lim = limits(a.limit, a.exhaustive);
-    let plan = match (&a.query, a.patterns.is_empty()) {
+/// The command line as a request: a QUERY or `-e` patterns with their flags.
+fn request(a: &SearchArgs) -> anyhow::Result<Request> {
+    let query = match (&a.query, a.patterns.is_empty()) {
         (Some(_), false) => bail!("give either a QUERY or -e patterns, not both"),
         (None, true) => bail!("no query: give a QUERY or -e PATTERN"),
         (Some(q), true) => {
             if a.fixed_strings || a.ignore_case || a.word_regexp || !a.globs.is_empty() {
                 bail!("-F, -i, -w and -g go with -e; in a QUERY use \"...\", case:no and file:");
             }
-            Planned::from_text(q, lim, a.stages.stages())?
+            QueryInput::Text {
+                text: q.clone(),
+                stages: a.stages.stages(),
+            }
         }
-        (None, false) => Planned::Text(Box::new(Plan::from_grep(
-            &GrepRequest {
-                patterns: a.patterns.clone(),
-                fixed_string: a.fixed_strings,
-                case_insensitive: a.ignore_case,
-                word: a.word_regexp,
-                globs: a.globs.clone(),
-            },
-            lim,
-        )?)),
+        (None, false) => QueryInput::Grep(GrepRequest {
+            patterns: a.patterns.clone(),
+            fixed_string: a.fixed_strings,
+            case_insensitive: a.ignore_case,
+            word: a.word_regexp,
+            globs: a.globs.clone(),
+        }),
     };
-    let bundle = open(&a.bundle)?;
-    let deadline = Deadline::after(Duration::from_millis(a.timeout_ms));
-    let model = LazyModel {
-        dir: a.model.as_deref(),
-        loaded: Default::default(),
-    };
-    let outcome = lens_core::execute_with(&bundle, &plan, &deadline, model.get(&bundle, &plan))?;
+    Ok(Request::new(
+        query,
+        options(a.limit, a.exhaustive, a.timeout_ms),
+        &cli_limits(),
+    )?)
+}
+
+pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(batch) = &a.batch {
+        let engine = Engine::open(&a.bundle, Model::lazy(a.model.clone()))?;
+        return run_batch(&engine, batch, &a);
+    }
+    let request = request(&a)?;
+    let engine = Engine::open(&a.bundle, Model::lazy(a.model.clone()))?;
+    let response = engine.search(&request, &Deadline::after(request.timeout))?;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     if a.json {
-        serde_json::to_writer(&mut out, &outcome.to_json())?;
+        serde_json::to_writer(&mut out, &response)?;
         writeln!(out)?;
     } else {
-        match &outcome {
-            Outcome::Text(r) => print_human(&mut out, r)?,
-            Outcome::Symbols(r) => print_symbols(&mut out, r)?,
-            Outcome::Semantic(r) => print_semantic(&mut out, r)?,
-        }
+        print_human(&mut out, &response)?;
     }
     out.flush()?;
-    Ok(if outcome.is_empty() {
+    Ok(if response.is_empty() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-fn print_human(out: &mut impl Write, r: &SearchResult) -> std::io::Result<()> {
+/// `repo/path:line:column: text` per hit, and a summary on stderr.
+fn print_human(out: &mut impl Write, r: &Response) -> std::io::Result<()> {
     for h in &r.hits {
-        if h.line == 0 {
-            writeln!(out, "{}/{}", h.repo, h.path)?;
-        } else {
-            writeln!(
+        let place = format!("{}/{}", h.repo, h.path);
+        match (r.kind, h.definition_site.as_deref()) {
+            (_, Some(d)) => {
+                let scope = d
+                    .scope
+                    .as_deref()
+                    .map(|s| format!(" in {s}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{place}:{}:{}: {} {}{scope}",
+                    h.line,
+                    h.start + 1,
+                    d.kind,
+                    d.name
+                )?;
+            }
+            (ResultKind::Semantic, None) => {
+                let sym = h
+                    .symbol
+                    .as_ref()
+                    .map(|s| format!(" [{} {}]", s.kind, s.name))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{place}:{}:{}:{sym} {}",
+                    h.line,
+                    h.start + 1,
+                    h.snippet.trim()
+                )?;
+            }
+            _ if h.line == 0 => writeln!(out, "{place}")?,
+            _ => writeln!(
                 out,
-                "{}/{}:{}:{}: {}",
-                h.repo,
-                h.path,
+                "{place}:{}:{}: {}",
                 h.line,
                 h.start + 1,
                 h.snippet.trim_end()
-            )?;
+            )?,
         }
     }
-    let s = &r.stats;
-    eprintln!(
-        "{} results ({} matches in {} files; {} of {} files verified, {:?}){}{} in {:.2} ms",
-        s.results,
-        s.matches,
-        s.files_matched,
-        s.files_considered,
-        s.files_total,
-        s.strategy
-            .map(|x| format!("{x:?}").to_lowercase())
-            .unwrap_or_default(),
-        if s.truncated {
-            format!(", truncated: {:?}", s.truncation.unwrap())
-        } else {
-            String::new()
-        },
-        if s.timed_out { ", timed out" } else { "" },
-        s.elapsed_ms
-    );
+    eprintln!("{}", summary(r));
     Ok(())
 }
 
-fn print_symbols(out: &mut impl Write, r: &SymbolResult) -> std::io::Result<()> {
-    for h in &r.hits {
-        let scope = h
-            .scope
-            .as_deref()
-            .map(|s| format!(" in {s}"))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "{}/{}:{}:{}: {} {}{}",
-            h.repo,
-            h.path,
-            h.line,
-            h.start + 1,
-            h.kind,
-            h.name,
-            scope
-        )?;
-    }
-    let s = &r.stats;
-    eprintln!(
-        "{} definitions ({} matched of {} examined){}{} in {:.2} ms",
-        s.results,
-        s.matched,
-        s.candidates,
-        if s.truncated { ", truncated" } else { "" },
-        if s.timed_out { ", timed out" } else { "" },
-        s.elapsed_ms
-    );
-    Ok(())
-}
-
-fn print_semantic(out: &mut impl Write, r: &SemanticResult) -> std::io::Result<()> {
-    for h in &r.hits {
-        let sym = h
-            .symbol
-            .as_ref()
-            .map(|s| format!(" [{} {}]", s.kind, s.name))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "{}/{}:{}:{}:{} {}",
-            h.repo,
-            h.path,
-            h.line,
-            h.start + 1,
-            sym,
-            h.snippet.trim()
-        )?;
-    }
-    let s = &r.stats;
-    let stage_c = match s.stage_c {
-        Some(lens_core::semantic::StageCState::Ran) => {
-            format!("semantic: {} scored, {} cut off", s.scored, s.cut_off)
+/// One line on what the search did.
+fn summary(r: &Response) -> String {
+    let flags = match r.stats.truncation() {
+        None => String::new(),
+        Some(Truncation::Deadline) => ", timed out".into(),
+        Some(t) => format!(", truncated: {t:?}"),
+    };
+    let ms = r.stats.elapsed_ms();
+    match &r.stats.stage {
+        StageStats::Text(s) => format!(
+            "{} results ({} matches in {} files; {} of {} files verified, {}){flags} in {ms:.2} ms",
+            s.results,
+            s.matches,
+            s.files_matched,
+            s.files_considered,
+            s.files_total,
+            s.strategy
+                .map(|x| format!("{x:?}").to_lowercase())
+                .unwrap_or_default(),
+        ),
+        StageStats::Symbol(s) => format!(
+            "{} definitions ({} matched of {} examined){flags} in {ms:.2} ms",
+            s.results, s.matched, s.candidates
+        ),
+        StageStats::Semantic(s) => {
+            let stage_c = match s.stage_c {
+                Some(StageCState::Ran) => {
+                    format!("semantic: {} scored, {} cut off", s.scored, s.cut_off)
+                }
+                Some(state) => format!("semantic stage not run: {state:?}"),
+                None => "semantic stage not run".to_string(),
+            };
+            format!(
+                "{} files for a natural-language query ({} lexical, {} nearest candidates; {stage_c}){flags} in {ms:.2} ms",
+                s.results, s.lexical_candidates, s.dense_candidates
+            )
         }
-        Some(state) => format!("semantic stage not run: {state:?}"),
-        None => "semantic stage not run".to_string(),
-    };
-    eprintln!(
-        "{} files for a natural-language query ({} lexical, {} nearest candidates; {}) in {:.2} ms",
-        s.results, s.lexical_candidates, s.dense_candidates, stage_c, s.elapsed_ms
-    );
-    Ok(())
+    }
 }
 
-fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::Result<ExitCode> {
-    let model = LazyModel {
-        dir: a.model.as_deref(),
-        loaded: Default::default(),
-    };
+fn run_batch(engine: &Engine, path: &PathBuf, a: &SearchArgs) -> anyhow::Result<ExitCode> {
+    // Loading the model (once) is not any query's time: load it before the first.
+    if engine.reader().embeddings().is_some() && a.stages == StagesArg::Abc {
+        engine.model().get();
+    }
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
@@ -329,7 +291,7 @@ fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::R
             continue;
         }
         let doc = match serde_json::from_str::<BatchLine>(&line) {
-            Ok(req) => batch_one(bundle, req, a, &model),
+            Ok(req) => batch_one(engine, req, a),
             Err(e) => {
                 serde_json::json!({"id": null, "line": n + 1, "error": {"code": "invalid_batch_line", "message": e.to_string()}})
             }
@@ -346,59 +308,50 @@ fn run_batch(bundle: &BundleReader, path: &PathBuf, a: &SearchArgs) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-fn batch_one(
-    bundle: &BundleReader,
-    req: BatchLine,
-    a: &SearchArgs,
-    model: &LazyModel,
-) -> serde_json::Value {
-    let started = Instant::now();
-    let lim = limits(
+/// The line's query: exactly one of `query` and `pattern`.
+fn batch_query(req: &BatchLine, a: &SearchArgs) -> Option<QueryInput> {
+    match (&req.query, &req.pattern) {
+        (Some(q), None) => Some(QueryInput::Text {
+            text: q.clone(),
+            stages: req.stages.unwrap_or(a.stages).stages(),
+        }),
+        (None, Some(p)) => Some(QueryInput::Grep(GrepRequest {
+            patterns: vec![p.clone()],
+            fixed_string: req.flags.fixed_string,
+            case_insensitive: req.flags.case_insensitive,
+            word: req.flags.word,
+            globs: req.flags.globs.clone(),
+        })),
+        _ => None,
+    }
+}
+
+fn batch_request(query: QueryInput, req: &BatchLine, a: &SearchArgs) -> lens_core::Result<Request> {
+    let mut o = options(
         req.limit.unwrap_or(a.limit),
         req.exhaustive.unwrap_or(a.exhaustive),
+        a.timeout_ms,
     );
-    let plan = match (&req.query, &req.pattern) {
-        (Some(q), None) => Planned::from_text(q, lim, req.stages.unwrap_or(a.stages).stages()),
-        (None, Some(p)) => Plan::from_grep(
-            &GrepRequest {
-                patterns: vec![p.clone()],
-                fixed_string: req.flags.fixed_string,
-                case_insensitive: req.flags.case_insensitive,
-                word: req.flags.word,
-                globs: req.flags.globs.clone(),
-            },
-            lim,
-        )
-        .map(|p| Planned::Text(Box::new(p))),
-        _ => {
-            return serde_json::json!({"id": req.id, "error": {"code": "invalid_batch_line", "message": "give exactly one of query or pattern"}});
-        }
+    o.fusion = req.fusion;
+    Request::new(query, o, &cli_limits())
+}
+
+fn batch_one(engine: &Engine, req: BatchLine, a: &SearchArgs) -> serde_json::Value {
+    let Some(query) = batch_query(&req, a) else {
+        return serde_json::json!({"id": req.id, "error": {"code": "invalid_batch_line", "message": "give exactly one of query or pattern"}});
     };
-    let plan = plan.map(|mut p| {
-        if let (Planned::Semantic(s), Some(f)) = (&mut p, req.fusion) {
-            s.fusion = f;
-        }
-        p
-    });
-    let planning = started.elapsed();
-    // Loading the model (once, on the first query that needs it) is not the search's time.
-    let stage_c = plan.as_ref().ok().and_then(|p| model.get(bundle, p));
-    let searching = Instant::now();
-    let result = plan.and_then(|p| {
-        lens_core::execute_with(
-            bundle,
-            &p,
-            &Deadline::after(Duration::from_millis(a.timeout_ms)),
-            stage_c,
-        )
-    });
-    // Serialising the results is not the search's time.
-    let elapsed = planning + searching.elapsed();
+    let started = Instant::now();
+    let result = batch_request(query, &req, a)
+        .and_then(|r| engine.search(&r, &Deadline::after(Duration::from_millis(a.timeout_ms))));
+    // Planning and searching, not serialising the results.
+    let elapsed = started.elapsed();
     match result {
-        Ok(outcome) => {
-            let mut doc = outcome.to_json();
+        Ok(mut response) => {
+            response
+                .stats
+                .set_elapsed_ms(elapsed.as_secs_f64() * 1000.0);
+            let mut doc = serde_json::to_value(&response).expect("response serialises");
             doc["id"] = req.id;
-            doc["stats"]["elapsed_ms"] = serde_json::json!(elapsed.as_secs_f64() * 1000.0);
             doc
         }
         Err(e) => {

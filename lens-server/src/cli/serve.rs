@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use lens_core::Searcher;
 use lens_server::server::auth::Policy;
 use lens_server::server::config::Config;
 use lens_server::server::semantic::SemanticService;
@@ -110,7 +111,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         if let Some(n) = note {
             eprintln!("lens: {n}");
         }
-        let m = state.bundle.load().reader.manifest().clone();
+        let m = state.engine.load().describe().manifest.clone();
         eprintln!(
             "lens: serving {} ({} files, bundle {}) on http://{} (policy {}, audit log {})",
             a.bundle.display(),

@@ -3,6 +3,7 @@
 use sha2::{Digest, Sha256};
 
 use super::config::KeyEntry;
+use crate::errors::ErrorCode;
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,14 +96,32 @@ pub fn identify(presented: Option<&str>, keys: &[KeyEntry]) -> Caller {
     }
 }
 
+/// Why a call is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    MissingKey,
+    InvalidKey,
+    MissingScope,
+}
+
+impl Denial {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Denial::MissingKey => ErrorCode::MissingKey,
+            Denial::InvalidKey => ErrorCode::InvalidKey,
+            Denial::MissingScope => ErrorCode::MissingScope,
+        }
+    }
+}
+
 /// Why a call would be refused; `None` means allowed.
-pub fn check(caller: &Caller, needed: Option<Scope>) -> Option<(&'static str, u16)> {
+pub fn check(caller: &Caller, needed: Option<Scope>) -> Option<Denial> {
     let needed = needed?;
     match caller {
-        Caller::Anonymous => Some(("missing_key", 401)),
-        Caller::UnknownKey => Some(("invalid_key", 401)),
+        Caller::Anonymous => Some(Denial::MissingKey),
+        Caller::UnknownKey => Some(Denial::InvalidKey),
         Caller::Key { scopes, .. } if !scopes.iter().any(|s| s == needed.as_str()) => {
-            Some(("missing_scope", 403))
+            Some(Denial::MissingScope)
         }
         Caller::Key { .. } => None,
     }
@@ -133,14 +152,15 @@ mod tests {
         let c = identify(Some("k1"), &keys);
         assert_eq!(c.key_id(), Some("ci"));
         assert_eq!(check(&c, Some(Scope::Search)), None);
-        assert_eq!(check(&c, Some(Scope::Ops)), Some(("missing_scope", 403)));
+        assert_eq!(check(&c, Some(Scope::Ops)), Some(Denial::MissingScope));
+        assert_eq!(Denial::MissingScope.code().status().as_u16(), 403);
         assert_eq!(
             check(&identify(Some("nope"), &keys), Some(Scope::Search)),
-            Some(("invalid_key", 401))
+            Some(Denial::InvalidKey)
         );
         assert_eq!(
             check(&identify(None, &keys), Some(Scope::Search)),
-            Some(("missing_key", 401))
+            Some(Denial::MissingKey)
         );
         assert_eq!(check(&Caller::Anonymous, None), None);
         assert!(new_key().unwrap().starts_with("lens_"));

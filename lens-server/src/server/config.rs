@@ -59,6 +59,18 @@ impl Default for LimitsConfig {
     }
 }
 
+impl LimitsConfig {
+    /// The limits a search request is validated against.
+    pub fn request_limits(&self) -> lens_core::RequestLimits {
+        lens_core::RequestLimits {
+            max_query_bytes: self.max_query_bytes,
+            max_limit: self.max_limit,
+            max_regex_bytes: self.max_regex_bytes,
+            ..lens_core::RequestLimits::default()
+        }
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)

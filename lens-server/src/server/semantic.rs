@@ -3,8 +3,10 @@
 //! `stageC` figures come.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use lens_core::Model;
 use lens_core::semantic::{Embedder, SemanticStats, StageC, StageCState};
 
 use super::dashboard::{Recent, percentile, ratio};
@@ -46,7 +48,7 @@ impl ModelState {
 
 /// The model and its state.
 pub struct SemanticService {
-    pub stage_c: Option<StageC>,
+    pub stage_c: Option<Arc<StageC>>,
     pub state: ModelState,
     pub window: SemanticWindow,
 }
@@ -69,7 +71,7 @@ impl SemanticService {
                 )),
             ),
             Some(d) => match Embedder::load(d, 2) {
-                Ok(e) => (Some(StageC::new(e)), ModelState::Loaded),
+                Ok(e) => (Some(Arc::new(StageC::new(e))), ModelState::Loaded),
                 Err(e) => (None, ModelState::Failed(e.to_string())),
             },
         };
@@ -77,6 +79,14 @@ impl SemanticService {
             stage_c,
             state,
             window: SemanticWindow::new(Duration::from_secs(300)),
+        }
+    }
+
+    /// The model as engines take it (shared by every bundle served).
+    pub fn model(&self) -> Model {
+        match &self.stage_c {
+            Some(m) => Model::Loaded(m.clone()),
+            None => Model::None,
         }
     }
 

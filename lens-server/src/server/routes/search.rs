@@ -1,0 +1,225 @@
+//! `/search` (GET and POST) and `/symbols` as one pipeline:
+//! validate → plan → execute → record → render.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use lens_core::request::{Filters, parse_stages};
+use lens_core::response::{GateVerdict, StageStats};
+use lens_core::semantic::Stages;
+use lens_core::{Deadline, Engine, Options, QueryInput, Request, Searcher};
+use serde::Deserialize;
+
+use super::super::AppState;
+use super::super::admission::Identity;
+use super::super::metrics::{DecisionLabel, OutcomeLabel, StageLabel};
+use super::{blocking, params};
+use crate::errors::{ApiError, ErrorCode};
+
+/// Lines of context around each hit unless the request says otherwise.
+const DEFAULT_CONTEXT_LINES: usize = 1;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Query in the lens query language.
+    q: Option<String>,
+    limit: Option<usize>,
+    exhaustive: Option<bool>,
+    /// Opaque cursor from a previous exhaustive page.
+    cursor: Option<String>,
+    timeout_ms: Option<u64>,
+    /// Lines of context around each match (default 1).
+    context: Option<usize>,
+    /// Filters ANDed to the query.
+    lang: Option<String>,
+    repo: Option<String>,
+    file: Option<String>,
+    /// Stages for natural-language queries: `abc` (default), `ab`, `a`, or `exact`.
+    stages: Option<String>,
+}
+
+/// Which route asked: `/symbols` reads bare terms as definition names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Search,
+    Symbols,
+}
+
+pub async fn search_get(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    q: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    run(st, who, params(q)?, Route::Search).await
+}
+
+pub async fn symbols_get(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    q: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    run(st, who, params(q)?, Route::Symbols).await
+}
+
+pub async fn search_post(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorCode::BodyTooLarge
+        } else {
+            ErrorCode::InvalidBody
+        };
+        ApiError::new(code, e.body_text())
+    })?;
+    let p: SearchParams = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("invalid JSON body: {e}")))?;
+    run(st, who, p, Route::Search).await
+}
+
+async fn run(
+    st: Arc<AppState>,
+    _who: Identity,
+    p: SearchParams,
+    route: Route,
+) -> Result<Response, ApiError> {
+    let request = validate(&st, p, route)?;
+    let engine = st.engine.load_full();
+    let response = execute(&st, engine, request).await?;
+    record(&st, &response);
+    Ok(Json(&response).into_response())
+}
+
+/// The parameters as a validated request (every limit checked once, in the core).
+fn validate(st: &AppState, p: SearchParams, route: Route) -> Result<Request, ApiError> {
+    let stages = match p.stages.as_deref() {
+        Some(s) => parse_stages(s)?,
+        None => Some(Stages::default()),
+    };
+    let text = p.q.unwrap_or_default();
+    let query = match route {
+        Route::Search => QueryInput::Text { text, stages },
+        Route::Symbols => QueryInput::Symbols { text },
+    };
+    let options = Options {
+        limit: p.limit,
+        exhaustive: p.exhaustive.unwrap_or(false),
+        paged: true,
+        cursor: p.cursor,
+        timeout_ms: p.timeout_ms,
+        context: Some(p.context.unwrap_or(DEFAULT_CONTEXT_LINES)),
+        filters: Filters {
+            lang: p.lang,
+            repo: p.repo,
+            file: p.file,
+        },
+        fusion: None,
+    };
+    Ok(Request::new(query, options, &st.request_limits)?)
+}
+
+/// Runs the request on the blocking pool within its deadline, or sheds it
+/// with 503 when too many are running.
+async fn execute(
+    st: &Arc<AppState>,
+    engine: Arc<Engine>,
+    mut request: Request,
+) -> Result<lens_core::Response, ApiError> {
+    // Alone, a search verifies on both cores; beside others, on its own thread.
+    request.parallel = st.inflight.available_permits() == st.config.limits.max_inflight.max(1);
+    let Ok(permit) = st.inflight.clone().try_acquire_owned() else {
+        st.metrics.shed.inc();
+        return Err(ApiError::new(
+            ErrorCode::Overloaded,
+            "too many searches in flight; retry shortly",
+        )
+        .retry_after(1));
+    };
+    let deadline = Deadline::after(request.timeout);
+    let started = std::time::Instant::now();
+    let result = blocking(move || {
+        let _permit = permit;
+        Ok(engine.search(&request, &deadline))
+    })
+    .await?;
+    result.map_err(|e| {
+        if !e.is_user_error() {
+            st.window
+                .record(started.elapsed().as_secs_f64() * 1e3, false, true);
+        }
+        ApiError::from(e)
+    })
+}
+
+/// Metrics and dashboard windows, from the response's own numbers.
+fn record(st: &AppState, r: &lens_core::Response) {
+    let m = &st.metrics;
+    let observe = |stage: &str, ms: f64| {
+        m.stage_seconds
+            .get_or_create(&StageLabel {
+                stage: stage.into(),
+            })
+            .observe(ms / 1e3);
+    };
+    if let Some(g) = r.gate {
+        let decision = match g {
+            GateVerdict::NaturalLanguage => "natural_language",
+            GateVerdict::Code => {
+                st.semantic.window.record_lexical();
+                "code"
+            }
+        };
+        m.semantic_gate
+            .get_or_create(&DecisionLabel {
+                decision: decision.into(),
+            })
+            .inc();
+    }
+    if r.stats.timed_out() {
+        m.timeouts.inc();
+    }
+    let t = r.timings;
+    if let Some(a) = t.stage_a {
+        observe("stage_a", a);
+    }
+    if let Some(b) = t.stage_b {
+        observe("stage_b", b);
+        st.stage_b_window.record(b, false, false);
+    }
+    if let Some(c) = t.stage_c {
+        observe("stage_c", c);
+    }
+    match &r.stats.stage {
+        StageStats::Text(s) => {
+            m.candidates.observe(s.candidates as f64);
+            m.matches.observe(s.matches as f64);
+            if s.early_terminated() {
+                m.early_terminations.inc();
+            }
+            st.window
+                .record(t.stage_a.unwrap_or(0.0), s.early_terminated(), false);
+        }
+        StageStats::Semantic(s) => {
+            st.window.record(s.stage_a_ms, false, false);
+            st.semantic.window.record_semantic(s);
+            if let Some(state) = s.stage_c {
+                let outcome = serde_json::to_value(state).expect("state serialises");
+                m.stage_c_queries
+                    .get_or_create(&OutcomeLabel {
+                        outcome: outcome.as_str().unwrap_or("unknown").to_string(),
+                    })
+                    .inc();
+            }
+            m.stage_c_candidates_scored.inc_by(s.scored as u64);
+            m.stage_c_candidates_cut_off.inc_by(s.cut_off as u64);
+        }
+        StageStats::Symbol(_) => {}
+    }
+}
