@@ -264,8 +264,14 @@ pub fn parse_stages(s: &str) -> Result<Option<Stages>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PageStart {
-    /// Text hits: the `k`th hit (in hit order) of document `d`.
-    Text { d: u32, k: usize },
+    /// Text hits: the `k`th hit (in hit order) of document `d`; `t` when `d`
+    /// is among the files defining the identifier, which come first.
+    Text {
+        d: u32,
+        k: usize,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        t: bool,
+    },
     /// Symbol results: definition record `r`.
     Symbol { r: u32 },
 }
@@ -364,7 +370,19 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        for at in [PageStart::Text { d: 7, k: 3 }, PageStart::Symbol { r: 99 }] {
+        for at in [
+            PageStart::Text {
+                d: 7,
+                k: 3,
+                t: false,
+            },
+            PageStart::Text {
+                d: 7,
+                k: 0,
+                t: true,
+            },
+            PageStart::Symbol { r: 99 },
+        ] {
             let c = Cursor {
                 f: "abc".into(),
                 o: 12,

@@ -274,7 +274,11 @@ impl Engine {
                 p.context_lines = req.context_lines;
                 p.resume = match cursor.map(|c| c.at) {
                     None => None,
-                    Some(PageStart::Text { d, k }) => Some(Resume { doc: d, skip: k }),
+                    Some(PageStart::Text { d, k, t }) => Some(Resume {
+                        doc: d,
+                        skip: k,
+                        definitions: t,
+                    }),
                     Some(_) => return Err(wrong_cursor()),
                 };
             }
@@ -381,6 +385,7 @@ impl Engine {
                 let next = r.next.map(|n| PageStart::Text {
                     d: n.doc,
                     k: n.skip,
+                    t: n.definitions,
                 });
                 (
                     ResultKind::Text,

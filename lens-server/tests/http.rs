@@ -756,3 +756,91 @@ mod openapi {
         assert_eq!(keys(&reload), props(&s, "Reload"));
     }
 }
+
+/// A log sink the test reads back.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_500_logs_its_cause_under_the_trace_id_the_client_got() {
+    use lens_server::errors::ApiError;
+    let f = fixture(Policy::Enforce, LimitsConfig::default());
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // The admission layer in front of a handler whose work fails inside.
+    let app = axum::Router::new()
+        .route(
+            "/search",
+            axum::routing::get(|| async {
+                ApiError::internal("reading content.bin: Input/output error (os error 5)")
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            f.state.clone(),
+            lens_server::server::admission::admission,
+        ))
+        .with_state(f.state.clone());
+    let req = Request::builder()
+        .uri("/search?q=needle")
+        .header("authorization", "Bearer k-search")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let trace_id = resp.headers()["x-trace-id"].to_str().unwrap().to_string();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "internal");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("content.bin"),
+        "the cause stays in the log: {message}"
+    );
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let failed: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["fields"]["message"] == "request failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "one error line: {text}");
+    let line = &failed[0];
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["target"], "lens::http");
+    assert_eq!(line["span"]["trace_id"], trace_id.as_str(), "{line}");
+    assert_eq!(line["fields"]["status"], 500);
+    assert!(
+        line["fields"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("Input/output error"),
+        "{line}"
+    );
+    assert!(!text.contains("k-search"), "a key reached the log: {text}");
+}

@@ -16,6 +16,8 @@ mod http;
 mod page;
 // dashboards/ against the exported metrics, and promtool.
 mod dashboards;
+// Exhaustive paging through cursors at the Searcher seam.
+mod paging;
 // Stage-B: symbols, precise navigation (SCIP, LSIF), ctags agreement.
 mod stage_b;
 // Stage-C: model loading (tiny and real), bundle embeddings, gate, cutoff, deadline, missing model.

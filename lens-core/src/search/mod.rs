@@ -8,7 +8,7 @@ pub mod candidates;
 pub mod lines;
 pub mod verify;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,9 @@ pub enum Truncation {
 pub struct Resume {
     pub doc: u32,
     pub skip: usize,
+    /// The page starts among the files defining the identifier, which an
+    /// exhaustive search returns first.
+    pub definitions: bool,
 }
 
 /// Counters and timings of one search. `truncation` is the one record of why
@@ -173,21 +176,27 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
         ngram_plan: plan.ngrams.describe(),
         ..SearchStats::default()
     };
-    if let Some(r) = plan.resume {
-        cands.start_at(r.doc);
-    }
     let bm25 = match &plan.bm25_text {
         Some(text) => bm25_scores(bundle, text, 1000)?,
         None => HashMap::new(),
     };
     let t_b = Instant::now();
     let first = if plan.limits.exhaustive {
-        Vec::new()
+        definition_docs(bundle, plan)
     } else {
         files_first(bundle, plan, &bm25)
     };
+    let taken_first: HashSet<u32> = first.iter().copied().collect();
+    let first = match plan.resume {
+        Some(r) if r.definitions => first.into_iter().filter(|&d| d >= r.doc).collect(),
+        Some(r) => {
+            cands.start_at(r.doc);
+            Vec::new()
+        }
+        None => first,
+    };
     let mut stage_b = t_b.elapsed();
-    let v = verify_candidates(bundle, plan, &mut cands, first, deadline)?;
+    let v = verify_candidates(bundle, plan, &mut cands, first, &taken_first, deadline)?;
     stats.candidates = v.produced;
     stats.postings_decoded = v.postings_decoded;
     stats.files_considered = v.considered;
@@ -195,9 +204,9 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     stats.matches = v.hits;
     stats.truncation = v.truncation;
 
-    let (scored, b_time) = score_files(bundle, plan, v.matched, &bm25);
+    let (scored, b_time) = score_files(bundle, plan, v.matched, &bm25, &taken_first);
     stage_b += b_time;
-    let (hits, next) = make_hits(bundle, plan, &scored, &mut stats);
+    let (hits, next) = make_hits(bundle, plan, &scored, &taken_first, &mut stats);
     stats.results = hits.len();
     stats.stage_b_ms = stage_b.as_secs_f64() * 1000.0;
     stats.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -249,12 +258,12 @@ fn verify_candidates(
     plan: &Plan,
     cands: &mut candidates::Candidates<'_>,
     mut first: Vec<u32>,
+    taken_first: &HashSet<u32>,
     deadline: &Deadline,
 ) -> Result<Verified> {
     let limits = plan.limits;
     let page = limits.page.filter(|_| limits.exhaustive);
     let skip = plan.resume.map_or(0, |r| r.skip);
-    let seen: std::collections::HashSet<u32> = first.iter().copied().collect();
     let mut v = Verified {
         matched: Vec::new(),
         hits: 0,
@@ -273,7 +282,7 @@ fn verify_candidates(
             match cands.next_doc()? {
                 Some(d) => {
                     v.produced += 1;
-                    if !seen.contains(&d) {
+                    if !taken_first.contains(&d) {
                         chunk.push(d);
                     }
                 }
@@ -329,12 +338,15 @@ fn verify_candidates(
 type ScoredFile = (f32, DocMatch, Vec<SpanSymbol>);
 
 /// Scores every matched file and attributes its spans to definitions; ranked
-/// results by score, exhaustive ones in doc-id order. Returns the Stage-B time.
+/// results by score, exhaustive ones in the order a page can resume: the files
+/// defining the identifier, then the rest, each in doc-id (static-rank) order.
+/// Returns the Stage-B time.
 fn score_files(
     bundle: &BundleReader,
     plan: &Plan,
     matched: Vec<DocMatch>,
     bm25: &HashMap<u32, f32>,
+    taken_first: &HashSet<u32>,
 ) -> (Vec<ScoredFile>, Duration) {
     let docs_table = bundle.docs();
     let t_b = Instant::now();
@@ -366,7 +378,7 @@ fn score_files(
     };
     let stage_b = t_b.elapsed();
     if plan.limits.exhaustive {
-        scored.sort_by_key(|f| f.1.doc);
+        scored.sort_by_key(|f| (!taken_first.contains(&f.1.doc), f.1.doc));
     } else {
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.doc.cmp(&b.1.doc)));
     }
@@ -380,6 +392,7 @@ fn make_hits(
     bundle: &BundleReader,
     plan: &Plan,
     scored: &[ScoredFile],
+    taken_first: &HashSet<u32>,
     stats: &mut SearchStats,
 ) -> (Vec<Hit>, Option<Resume>) {
     let limits = plan.limits;
@@ -427,15 +440,18 @@ fn make_hits(
     let next = match page {
         Some(_) if to < total => {
             let f = file_of(to);
+            let doc = files[f].m.doc;
             Some(Resume {
-                doc: files[f].m.doc,
+                doc,
                 skip: to - firsts[f],
+                definitions: taken_first.contains(&doc),
             })
         }
         // Out of time: the next page starts after the last file verified.
         Some(_) if stats.timed_out() => scored.last().map(|f| Resume {
             doc: f.1.doc + 1,
             skip: 0,
+            definitions: taken_first.contains(&f.1.doc),
         }),
         _ => None,
     };
