@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 bundle="$1"
 secs="${2:-20}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lens/target}"
-cargo build --release -q -p lens-server
-lens="$CARGO_TARGET_DIR/release/lens"
+# LENS_BIN: another build to measure (side by side with this one).
+if [ -z "${LENS_BIN:-}" ]; then
+    cargo build --release -q -p lens-server
+fi
+lens="${LENS_BIN:-$CARGO_TARGET_DIR/release/lens}"
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-port=3917
+port=${LENS_BENCH_PORT:-3917}
 inflight=16
 cat > "$work/lens.toml" <<TOML
 listen = "127.0.0.1:$port"

@@ -11,7 +11,7 @@ use lens_core::bundle::manifest::BuildSettings;
 use lens_core::bundle::{
     BundleBuilder, BundleMeta, Manifest, PreparedDoc, Skip, SkipReason, Source,
 };
-use lens_core::{lang, ngram, rank};
+use lens_core::{lang, ngram};
 use rayon::prelude::*;
 
 use crate::embed::{ChunkCollector, EmbedOutcome};
@@ -221,7 +221,7 @@ pub fn build(
     // Doc ids follow static rank so that the first hits in id order are the best.
     let mut keyed: Vec<(f32, WalkedFile)> = files
         .into_iter()
-        .map(|f| (rank::static_rank(&f.rel_path, f.size), f))
+        .map(|f| (opts.priors.static_rank(&f.rel_path, f.size), f))
         .collect();
     keyed.sort_by(|a, b| {
         b.0.total_cmp(&a.0)

@@ -42,6 +42,8 @@ pub struct IndexOptions {
     pub precise: precise::PreciseInputs,
     /// Chunk embeddings for Stage-C.
     pub embed: embed::EmbedOptions,
+    /// Path and size priors that fix the doc order (a release's ranking config).
+    pub priors: lens_core::rank::Priors,
 }
 
 impl Default for IndexOptions {
@@ -57,6 +59,7 @@ impl Default for IndexOptions {
             symbols: true,
             precise: precise::PreciseInputs::default(),
             embed: embed::EmbedOptions::default(),
+            priors: lens_core::rank::Priors::default(),
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct Plan {
     pub context_lines: usize,
     /// Where a paged exhaustive search resumes.
     pub resume: Option<crate::search::Resume>,
+    /// Query-time ranking weights (the release's ranking config).
+    pub weights: crate::rank::Weights,
 }
 
 /// `text` when it is one identifier (letters, digits, `_`, not starting with a digit).
@@ -120,6 +122,7 @@ impl Plan {
             },
             context_lines: 0,
             resume: None,
+            weights: crate::rank::Weights::default(),
         })
     }
 
@@ -164,6 +167,7 @@ impl Plan {
             },
             context_lines: 0,
             resume: None,
+            weights: crate::rank::Weights::default(),
         })
     }
 }

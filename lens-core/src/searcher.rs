@@ -17,6 +17,7 @@ use crate::limits::{Deadline, Limits};
 use crate::navigate::{self, Hover, Navigation};
 use crate::plan::Plan;
 use crate::query::{Expr, Pattern};
+use crate::rank::Ranking;
 use crate::request::{Cursor, Mode, PageStart, QueryInput, Request, fingerprint};
 use crate::response::{GateVerdict, Response, ResultKind, StageStats, Stats, Timings};
 use crate::search::lines::{self, line_start};
@@ -146,6 +147,7 @@ pub struct Engine {
     by_path: HashMap<(String, String), u32>,
     description: Description,
     model: Model,
+    ranking: Ranking,
 }
 
 impl Engine {
@@ -190,7 +192,25 @@ impl Engine {
             by_path,
             description,
             model,
+            ranking: Ranking::default(),
         }
+    }
+
+    /// The same engine ranking with `ranking` (a release's ranking config;
+    /// its priors took effect when the bundle was built).
+    pub fn with_ranking(mut self, ranking: Ranking) -> Engine {
+        self.ranking = ranking;
+        self
+    }
+
+    /// Ties the engine's id (and so its cursors) to a release version.
+    pub fn for_release(mut self, version: &str) -> Engine {
+        self.description.id = format!("{version}+{}", self.reader.manifest_checksum());
+        self
+    }
+
+    pub fn ranking(&self) -> &Ranking {
+        &self.ranking
     }
 
     pub fn reader(&self) -> &BundleReader {
@@ -270,6 +290,7 @@ impl Engine {
         };
         match &mut planned {
             Planned::Text(p) => {
+                p.weights = self.ranking.weights;
                 p.parallel = req.parallel;
                 p.context_lines = req.context_lines;
                 p.resume = match cursor.map(|c| c.at) {
@@ -290,9 +311,7 @@ impl Engine {
                 };
             }
             Planned::Semantic(p) => {
-                if let Some(f) = req.fusion {
-                    p.fusion = f;
-                }
+                p.fusion = req.fusion.unwrap_or(self.ranking.fusion);
             }
         }
         Ok((planned, gate))

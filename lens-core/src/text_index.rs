@@ -151,9 +151,4 @@ impl TextIndex {
         }
         Ok(out)
     }
-
-    /// Number of documents in the text index.
-    pub fn num_docs(&self) -> u64 {
-        self.reader.searcher().num_docs()
-    }
 }

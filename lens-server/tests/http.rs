@@ -620,6 +620,30 @@ mod openapi {
         v.as_object().unwrap().keys().cloned().collect()
     }
 
+    #[test]
+    fn error_codes_are_the_table() {
+        use lens_server::errors::ErrorCode;
+        let spec = spec();
+        let code =
+            &spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"];
+        let listed: Vec<&str> = code["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let table: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, table);
+        let described = code["description"].as_str().unwrap();
+        for c in ErrorCode::ALL {
+            let entry = format!("`{}` ({})", c.as_str(), c.status().as_u16());
+            assert!(
+                described.contains(&entry),
+                "{entry} missing from the description"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn spec_is_served_and_matches_the_routes() {
         let f = fixture(Policy::Enforce, LimitsConfig::default());

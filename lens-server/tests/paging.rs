@@ -50,11 +50,8 @@ fn cursor_pages_of_100000_matches_equal_the_unpaged_search() {
     for f in 0..240 {
         write(&src, &format!("src/m{f:03}.rs"), body.as_bytes());
     }
-    write(
-        &src,
-        "zz/vendor/defs.rs",
-        b"pub fn needle() -> u32 {\n    needle_count()\n}\n",
-    );
+    let defs = b"pub fn needle() -> u32 {\n    needle_count()\n}\n";
+    write(&src, "zz/vendor/defs.rs", defs);
     let bundle = dir.path().join("b");
     index(&[&src], &bundle, &[]);
     let engine = Engine::open(&bundle, Model::None).unwrap();

@@ -103,6 +103,20 @@ pub struct Miss {
     pub text: String,
 }
 
+impl Miss {
+    fn of(name: &str, t: &CtagsTag, cause: &'static str, text: String) -> Miss {
+        Miss {
+            name: name.to_string(),
+            path: t.path.clone(),
+            line: t.line,
+            ctags_kind: t.kind.clone(),
+            language: t.language.clone(),
+            cause,
+            text,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub queries: usize,
@@ -312,15 +326,12 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
                 lost -= 1;
                 *lost_slots.entry(cause).or_default() += 1;
             }
-            misses.push(Miss {
-                name: name.to_string(),
-                path: t.path.clone(),
-                line: t.line,
-                ctags_kind: t.kind.clone(),
-                language: t.language.clone(),
+            misses.push(Miss::of(
+                name,
+                t,
                 cause,
-                text: line_text.chars().take(160).collect(),
-            });
+                line_text.chars().take(160).collect(),
+            ));
         }
         anywhere += relevant.len() - absent;
         // What is still lost: lens has the definition but other definitions of the name rank above it.
@@ -328,15 +339,7 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
         if lost > 0 {
             *lost_slots.entry(RANKED).or_default() += lost;
             for t in ranked_out.into_iter().take(lost) {
-                misses.push(Miss {
-                    name: name.to_string(),
-                    path: t.path.clone(),
-                    line: t.line,
-                    ctags_kind: t.kind.clone(),
-                    language: t.language.clone(),
-                    cause: RANKED,
-                    text: String::new(),
-                });
+                misses.push(Miss::of(name, t, RANKED, String::new()));
             }
         }
     }

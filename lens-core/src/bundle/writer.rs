@@ -192,11 +192,6 @@ impl BundleBuilder {
         self.records.is_empty()
     }
 
-    /// Bytes of content added so far.
-    pub fn content_bytes(&self) -> u64 {
-        self.content_len
-    }
-
     /// Writes the remaining files, the manifest and its checksum; fsyncs all.
     pub fn finish(self, meta: BundleMeta) -> Result<Manifest> {
         let BundleBuilder {

@@ -27,7 +27,6 @@ pub struct MatchOptions {
 pub struct Matcher {
     regex: meta::Regex,
     ngrams: NgramQuery,
-    source: String,
 }
 
 impl Matcher {
@@ -59,26 +58,17 @@ impl Matcher {
             )
             .build_from_hir(&hir)
             .map_err(|e| Error::InvalidRegex {
-                pattern: source.clone(),
+                pattern: source,
                 position: None,
                 reason: e.to_string(),
             })?;
         let ngrams = regex_ngrams(&hir);
-        Ok(Matcher {
-            regex,
-            ngrams,
-            source,
-        })
+        Ok(Matcher { regex, ngrams })
     }
 
     /// The trigram query every match satisfies.
     pub fn ngrams(&self) -> &NgramQuery {
         &self.ngrams
-    }
-
-    /// The pattern text, for messages.
-    pub fn source(&self) -> &str {
-        &self.source
     }
 
     /// True when the pattern matches somewhere in `haystack`.

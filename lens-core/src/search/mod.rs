@@ -358,13 +358,14 @@ fn score_files(
         let syms = span_symbols(bundle, &m, through_cache);
         let defines = syms.iter().any(|s| s.definition);
         let s = rank::file_score(
+            &plan.weights,
             rec.static_rank,
             m.best_word,
             m.file_name_match,
             m.spans.len(),
             bm25.get(&m.doc).copied().unwrap_or(0.0),
         ) + if defines {
-            rank::weights::DEFINITION
+            plan.weights.definition
         } else {
             0.0
         };

@@ -108,23 +108,28 @@ async fn navigate<T: Serialize + Send + 'static>(
     .into_response())
 }
 
+fn position_and_limit(
+    q: Result<Query<PositionParams>, QueryRejection>,
+) -> Result<(FilePosition, usize), ApiError> {
+    let p = params(q)?;
+    Ok((p.position(), p.limit()?))
+}
+
 pub async fn definition(
     State(st): State<Arc<AppState>>,
     q: Result<Query<PositionParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let p = params(q)?;
-    let limit = p.limit()?;
-    navigate(&st, move |e| e.definition(&p.position(), limit)).await
+    let (at, limit) = position_and_limit(q)?;
+    navigate(&st, move |e| e.definition(&at, limit)).await
 }
 
 pub async fn references(
     State(st): State<Arc<AppState>>,
     q: Result<Query<PositionParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let p = params(q)?;
-    let limit = p.limit()?;
+    let (at, limit) = position_and_limit(q)?;
     navigate(&st, move |e| {
-        e.references(&p.position(), limit, &Deadline::after(TIMEOUT))
+        e.references(&at, limit, &Deadline::after(TIMEOUT))
     })
     .await
 }

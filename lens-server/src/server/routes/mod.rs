@@ -72,7 +72,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/", get(ops::page))
         .route("/search", get(search::search_get).post(search::search_post))
         .route("/file", get(files::file))
-        .route("/symbols", get(search::symbols_get))
+        .route("/symbols", get(search::search_get))
         .route("/definition", get(files::definition))
         .route("/references", get(files::references))
         .route("/hover", get(files::hover))

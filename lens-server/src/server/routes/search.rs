@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{MatchedPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -50,20 +50,18 @@ enum Route {
     Symbols,
 }
 
+/// `GET /search` and `GET /symbols`.
 pub async fn search_get(
     State(st): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
+    path: MatchedPath,
     q: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    run(st, who, params(q)?, Route::Search).await
-}
-
-pub async fn symbols_get(
-    State(st): State<Arc<AppState>>,
-    Extension(who): Extension<Identity>,
-    q: Result<Query<SearchParams>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    run(st, who, params(q)?, Route::Symbols).await
+    let route = match path.as_str() {
+        "/symbols" => Route::Symbols,
+        _ => Route::Search,
+    };
+    run(st, who, params(q)?, route).await
 }
 
 pub async fn search_post(
