@@ -1,3 +1,5 @@
 //! Release logic (placeholder doc; rewritten below).
+pub mod canary_config;
+pub mod judge;
 pub mod routing;
 pub mod version;
