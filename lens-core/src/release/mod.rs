@@ -1,5 +1,6 @@
 //! Release logic (placeholder doc; rewritten below).
 pub mod canary_config;
 pub mod judge;
+pub mod rollout;
 pub mod routing;
 pub mod version;
