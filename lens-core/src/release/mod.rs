@@ -3,4 +3,5 @@ pub mod canary_config;
 pub mod judge;
 pub mod rollout;
 pub mod routing;
+pub mod state_file;
 pub mod version;
