@@ -30,6 +30,7 @@ pub mod plan;
 pub mod precise;
 pub mod query;
 pub mod rank;
+pub mod release;
 pub mod request;
 pub mod response;
 pub mod search;
