@@ -4,4 +4,5 @@ pub mod judge;
 pub mod rollout;
 pub mod routing;
 pub mod state_file;
+pub mod store;
 pub mod version;
