@@ -261,7 +261,7 @@ pub fn parse_stages(s: &str) -> Result<Option<Stages>> {
 }
 
 /// Where the next page of an exhaustive search starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PageStart {
     /// Text hits: the `k`th hit (in hit order) of document `d`; `t` when `d`
@@ -271,6 +271,9 @@ pub enum PageStart {
         k: usize,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         t: bool,
+        /// Documents verified per hit so far (sizes the next page's first batch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p: Option<f32>,
     },
     /// Symbol results: definition record `r`.
     Symbol { r: u32 },
@@ -278,7 +281,7 @@ pub enum PageStart {
 
 /// An exhaustive page's continuation: opaque to clients, tied to the question
 /// and the searcher (a release) that made it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
     /// Fingerprint of the request's identity and the searcher's id.
     pub f: String,
@@ -375,11 +378,13 @@ mod tests {
                 d: 7,
                 k: 3,
                 t: false,
+                p: Some(2.5),
             },
             PageStart::Text {
                 d: 7,
                 k: 0,
                 t: true,
+                p: None,
             },
             PageStart::Symbol { r: 99 },
         ] {

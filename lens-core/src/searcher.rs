@@ -295,10 +295,11 @@ impl Engine {
                 p.context_lines = req.context_lines;
                 p.resume = match cursor.map(|c| c.at) {
                     None => None,
-                    Some(PageStart::Text { d, k, t }) => Some(Resume {
+                    Some(PageStart::Text { d, k, t, p }) => Some(Resume {
                         doc: d,
                         skip: k,
                         definitions: t,
+                        docs_per_hit: p.filter(|x| x.is_finite() && *x > 0.0),
                     }),
                     Some(_) => return Err(wrong_cursor()),
                 };
@@ -405,6 +406,7 @@ impl Engine {
                     d: n.doc,
                     k: n.skip,
                     t: n.definitions,
+                    p: n.docs_per_hit,
                 });
                 (
                     ResultKind::Text,

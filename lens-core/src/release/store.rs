@@ -119,7 +119,11 @@ pub struct ReleaseStore {
 impl ReleaseStore {
     /// Opens (creating) the store at `root`.
     pub fn open(root: &Path) -> Result<ReleaseStore, StoreError> {
-        for d in [root.to_path_buf(), root.join("releases"), root.join("compat")] {
+        for d in [
+            root.to_path_buf(),
+            root.join("releases"),
+            root.join("compat"),
+        ] {
             std::fs::create_dir_all(&d).map_err(io("create", &d))?;
         }
         let root = root.canonicalize().map_err(io("resolve", root))?;
@@ -187,7 +191,9 @@ impl ReleaseStore {
     pub fn read_ranking(&self, v: &Version) -> Result<Ranking, StoreError> {
         let path = self.release_dir(v).join("ranking.toml");
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ranking::from_toml(&text).map_err(|message| StoreError::Malformed { path, message }),
+            Ok(text) => {
+                Ranking::from_toml(&text).map_err(|message| StoreError::Malformed { path, message })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ranking::default()),
             Err(e) => Err(io("read", &path)(e)),
         }
@@ -242,7 +248,10 @@ impl ReleaseStore {
 /// Temp file in the same directory, fsync, rename, fsync of the directory.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;

@@ -96,13 +96,16 @@ pub enum Truncation {
 
 /// Where a paged exhaustive search resumes: the `skip`th hit (in hit order)
 /// of `doc`, the first file not wholly returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Resume {
     pub doc: u32,
     pub skip: usize,
     /// The page starts among the files defining the identifier, which an
     /// exhaustive search returns first.
     pub definitions: bool,
+    /// Documents verified per hit so far, so that the next page's first
+    /// batch is sized for the page instead of starting small.
+    pub docs_per_hit: Option<f32>,
 }
 
 /// Counters and timings of one search. `truncation` is the one record of why
@@ -240,12 +243,16 @@ fn batch_size(plan: &Plan, v: &Verified, page: Option<usize>) -> usize {
         Some(page) => {
             let skip = plan.resume.map_or(0, |r| r.skip);
             let needed = (page + 1 + skip).saturating_sub(v.hits);
-            if v.hits == 0 {
+            let carried = plan.resume.and_then(|r| r.docs_per_hit);
+            if v.hits == 0 && v.considered == 0 && carried.is_some() {
+                let per_hit = f64::from(carried.unwrap_or(1.0));
+                ((needed as f64 * per_hit).ceil() as usize + 1).clamp(8, max)
+            } else if v.hits == 0 {
                 // No density seen yet: start small, double while nothing matches.
                 v.considered.max(16).min(max)
             } else {
                 let docs_per_hit = v.considered as f64 / v.hits as f64;
-                ((needed as f64 * docs_per_hit * 1.1).ceil() as usize + 1).clamp(8, max)
+                ((needed as f64 * docs_per_hit).ceil() as usize + 1).clamp(8, max)
             }
         }
     }
@@ -352,7 +359,8 @@ fn score_files(
     let t_b = Instant::now();
     // A result set this large would evict every hot file from the symbol
     // cache and decode each file whole for a few spans: read the table instead.
-    let through_cache = matched.len() <= SYMBOL_CACHE_FILES / 4;
+    // So does every page of an exhaustive search, which visits each file once.
+    let through_cache = !plan.limits.exhaustive && matched.len() <= SYMBOL_CACHE_FILES / 4;
     let score = |m: DocMatch| {
         let rec = docs_table.get(m.doc);
         let syms = span_symbols(bundle, &m, through_cache);
@@ -446,6 +454,8 @@ fn make_hits(
                 doc,
                 skip: to - firsts[f],
                 definitions: taken_first.contains(&doc),
+                docs_per_hit: (stats.matches > 0)
+                    .then(|| stats.files_considered as f32 / stats.matches as f32),
             })
         }
         // Out of time: the next page starts after the last file verified.
@@ -453,6 +463,7 @@ fn make_hits(
             doc: f.1.doc + 1,
             skip: 0,
             definitions: taken_first.contains(&f.1.doc),
+            docs_per_hit: None,
         }),
         _ => None,
     };
