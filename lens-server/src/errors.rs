@@ -63,6 +63,10 @@ error_codes! {
     MissingScope = "missing_scope", 403, 2, "the API key lacks the scope the route needs";
     RateLimited = "rate_limited", 429, 2, "too many requests from this key or address; retry after Retry-After";
     Overloaded = "overloaded", 503, 2, "too many searches in flight; retry after Retry-After";
+    CanaryRefused = "canary_refused", 409, 3, "the rollout refused the change; `reasons` says every reason";
+    DrillsDisabled = "drills_disabled", 409, 3, "fault injection needs [drills] enabled = true";
+    NoReleaseStore = "no_release_store", 409, 2, "the server runs without a release store";
+    StateUnsafe = "state_unsafe", 503, 2, "the rollout state cannot be trusted; the candidate is held at 0%";
     ReloadFailed = "reload_failed", 409, 2, "the rebuilt bundle failed verification; the current one keeps serving";
     MissingBundle = "missing_bundle", 500, 2, "no bundle at the path";
     CorruptBundle = "corrupt_bundle", 500, 2, "a bundle file fails its checksum or is malformed";
@@ -112,6 +116,10 @@ pub struct ApiError {
     pub retry_after_s: Option<u64>,
     /// What went wrong inside, for the log (5xx only; never sent).
     pub cause: Option<String>,
+    /// Every reason of a refusal (`canary_refused`), sent as `error.reasons`.
+    pub reasons: Vec<serde_json::Value>,
+    /// The release that answered (`X-Lens-Arm`, `X-Lens-Release`).
+    pub arm: Option<(&'static str, String)>,
 }
 
 /// Carried on an error response so that the request layer can log it with
@@ -129,6 +137,8 @@ impl ApiError {
             message: message.into(),
             retry_after_s: None,
             cause: None,
+            reasons: Vec::new(),
+            arm: None,
         }
     }
 
@@ -141,6 +151,8 @@ impl ApiError {
                     .into(),
             retry_after_s: None,
             cause: Some(cause.to_string()),
+            reasons: Vec::new(),
+            arm: None,
         }
     }
 
@@ -155,6 +167,18 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         self.code.status()
+    }
+
+    pub fn with_reasons(mut self, reasons: Vec<serde_json::Value>) -> Self {
+        self.reasons = reasons;
+        self
+    }
+
+    /// Tags the error with the release whose answer it is.
+    pub fn on_arm(mut self, arm: &str, version: &str) -> Self {
+        let arm = if arm == "candidate" { "candidate" } else { "stable" };
+        self.arm = Some((arm, version.to_string()));
+        self
     }
 }
 
@@ -176,9 +200,18 @@ impl From<lens_core::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}});
-        let mut resp = (self.code.status(), Json(body)).into_response();
+        let mut error = serde_json::json!({"code": self.code.as_str(), "message": self.message});
+        if !self.reasons.is_empty() {
+            error["reasons"] = serde_json::Value::Array(self.reasons);
+        }
+        let mut resp = (self.code.status(), Json(serde_json::json!({"error": error}))).into_response();
+        if let Some((arm, version)) = &self.arm {
+            let h = resp.headers_mut();
+            h.insert("x-lens-arm", HeaderValue::from_static(arm));
+            if let Ok(v) = HeaderValue::from_str(version) {
+                h.insert("x-lens-release", v);
+            }
+        }
         if let Some(s) = self.retry_after_s {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));

@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// ~/.cache/lens/models/all-minilm-l6-v2]; `none` serves without Stage-C.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    /// The release store (default: LENS_STATE_DIR, else .lens in the working directory).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 /// Chooses the policy: explicit flag, then config; with no keys a loopback
@@ -100,7 +103,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             semantic.state.as_str()
         ),
     }
-    let state = AppState::new(&a.bundle, config, policy, &audit, semantic)?;
+    let store = lens_core::release::store::locate(a.state.as_deref());
+    let state = AppState::with_store(&a.bundle, Some(&store), config, policy, &audit, semantic)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

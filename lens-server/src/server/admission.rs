@@ -21,6 +21,11 @@ use super::trace;
 use crate::errors::{ApiError, ErrorCode, ErrorDetails};
 
 /// Who a request comes from, for handlers (the canary routes by it).
+/// What an operations call changed (reason, before → after), for the audit
+/// line; handlers attach it to their response.
+#[derive(Debug, Clone)]
+pub struct AuditChange(pub serde_json::Value);
+
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub trace_id: String,
@@ -153,6 +158,7 @@ pub async fn admission(State(st): State<Arc<AppState>>, mut req: Request, next: 
         }
     }
     if let Some(d) = audit_decision {
+        let change = resp.extensions().get::<AuditChange>().map(|c| c.0.clone());
         st.audit.record(&AuditEvent {
             time: now_rfc3339(),
             trace_id: &trace_id,
@@ -162,6 +168,7 @@ pub async fn admission(State(st): State<Arc<AppState>>, mut req: Request, next: 
             decision: d,
             reasons,
             status,
+            change,
         });
     }
     let h = resp.headers_mut();

@@ -21,6 +21,9 @@ pub struct AuditEvent<'a> {
     pub decision: &'a str,
     pub reasons: Vec<&'a str>,
     pub status: u16,
+    /// For a change: its reason and the state before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<serde_json::Value>,
 }
 
 impl AuditLog {

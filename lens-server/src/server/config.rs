@@ -19,6 +19,12 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyEntry>,
+    /// How a candidate release is rolled out and judged.
+    #[serde(default)]
+    pub canary: lens_core::release::CanaryConfig,
+    /// Injected faults for drills (off by default).
+    #[serde(default)]
+    pub drills: lens_core::release::DrillsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

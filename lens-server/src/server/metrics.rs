@@ -38,6 +38,56 @@ pub struct OutcomeLabel {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArmOutcome {
+    pub arm: String,
+    /// `ok` or `error` (5xx and timeouts).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabel {
+    pub verdict: String,
+}
+
+/// The canary's series (`lens_canary_*`).
+pub struct CanaryMetrics {
+    pub traffic_percent: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub requests: Family<ArmOutcome, Counter>,
+    pub intervals: Family<VerdictLabel, Counter>,
+    pub rollbacks: Counter,
+    pub killswitch_active: Gauge,
+    pub killswitch_activations: Counter,
+    /// 1 when the rollout state could not be trusted (candidate held at 0%).
+    pub state_unsafe: Gauge,
+    pub state_generation: Gauge,
+}
+
+impl CanaryMetrics {
+    fn register(registry: &mut Registry) -> CanaryMetrics {
+        let m = CanaryMetrics {
+            traffic_percent: Gauge::default(),
+            requests: Family::default(),
+            intervals: Family::default(),
+            rollbacks: Counter::default(),
+            killswitch_active: Gauge::default(),
+            killswitch_activations: Counter::default(),
+            state_unsafe: Gauge::default(),
+            state_generation: Gauge::default(),
+        };
+        let r = registry.sub_registry_with_prefix("canary");
+        r.register("traffic_percent", "The candidate's share of search traffic, percent", m.traffic_percent.clone());
+        r.register("requests", "Searches by arm (stable, candidate) and outcome (ok, error)", m.requests.clone());
+        r.register("intervals", "Judged canary intervals by verdict (pass, fail, inconclusive)", m.intervals.clone());
+        r.register("rollbacks", "Automatic rollbacks of the candidate to 0%", m.rollbacks.clone());
+        r.register("killswitch_active", "1 while the kill switch holds the candidate at 0%", m.killswitch_active.clone());
+        r.register("killswitch_activations", "Kill switch activations", m.killswitch_activations.clone());
+        r.register("state_unsafe", "1 when the rollout state file cannot be trusted (candidate at 0%)", m.state_unsafe.clone());
+        r.register("state_generation", "Generation of the rollout state in use", m.state_generation.clone());
+        m
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 100 µs … ~13 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
@@ -73,6 +123,7 @@ pub struct Metrics {
     pub model_loaded: Gauge,
     pub query_embedding_cache_hits: Gauge,
     pub query_embedding_cache_misses: Gauge,
+    pub canary: CanaryMetrics,
 }
 
 impl Default for Metrics {
@@ -212,7 +263,9 @@ impl Metrics {
             "Query embeddings computed by the model since start",
             query_embedding_cache_misses.clone(),
         );
+        let canary = CanaryMetrics::register(&mut registry);
         Metrics {
+            canary,
             semantic_gate,
             stage_c_queries,
             stage_c_candidates_scored,

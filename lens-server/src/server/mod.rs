@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod audit;
 pub mod auth;
+pub mod canary;
 pub mod config;
 pub mod dashboard;
 pub mod metrics;
@@ -51,9 +52,12 @@ pub struct AppState {
     pub started: Instant,
     /// Stage-C: the embedding model's state (the model itself is in the engine) and its window.
     pub semantic: semantic::SemanticService,
+    /// The release store, the candidate and the rollout (`lens serve`; tests may go without).
+    pub releases: Option<canary::Releases>,
 }
 
 impl AppState {
+    /// A server over one bundle, without a release store.
     pub fn new(
         bundle_dir: &Path,
         config: Config,
@@ -61,7 +65,50 @@ impl AppState {
         audit_path: &Path,
         semantic: semantic::SemanticService,
     ) -> anyhow::Result<Arc<AppState>> {
-        let engine = Engine::open(bundle_dir, semantic.model())?;
+        AppState::with_store(bundle_dir, None, config, policy, audit_path, semantic)
+    }
+
+    /// A server over the stable release of the store at `state_dir`
+    /// (registering `bundle_dir` as stable on first start) and its candidate.
+    pub fn with_store(
+        bundle_dir: &Path,
+        state_dir: Option<&Path>,
+        config: Config,
+        policy: Policy,
+        audit_path: &Path,
+        semantic: semantic::SemanticService,
+    ) -> anyhow::Result<Arc<AppState>> {
+        config.canary.validate().map_err(|p| {
+            anyhow::anyhow!(
+                "[canary]: {}",
+                p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            )
+        })?;
+        let mut engine = Engine::open(bundle_dir, semantic.model())?;
+        let metrics = Metrics::new();
+        let releases = match state_dir {
+            None => None,
+            Some(dir) => {
+                let stage_c = semantic.stage_c.clone();
+                let model = Box::new(move || match &stage_c {
+                    Some(m) => lens_core::Model::Loaded(m.clone()),
+                    None => lens_core::Model::None,
+                });
+                let r = canary::Releases::open(
+                    dir,
+                    &engine,
+                    config.canary.clone(),
+                    config.drills.enabled,
+                    model,
+                )?;
+                r.refresh(&metrics.canary);
+                // The stable release serves as its store entry says (its ranking, its version).
+                if let Some(v) = r.stable_version() {
+                    engine = r.open_release(&v)?;
+                }
+                Some(r)
+            }
+        };
         let audit = AuditLog::open(audit_path)
             .map_err(|e| anyhow::anyhow!("audit log {}: {e}", audit_path.display()))?;
         let l = &config.limits;
@@ -73,12 +120,13 @@ impl AppState {
             request_limits: l.request_limits(),
             config,
             policy,
-            metrics: Metrics::new(),
+            metrics,
             window: Window::new(Duration::from_secs(300)),
             stage_b_window: Window::new(Duration::from_secs(300)),
             audit,
             started: Instant::now(),
             semantic,
+            releases,
         }))
     }
 
@@ -121,6 +169,32 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
             }
         })
     };
+    let canary = state.releases.as_ref().map(|r| {
+        let st = state.clone();
+        let every = Duration::from_secs(r.cfg.interval_seconds.max(1));
+        tokio::spawn(async move {
+            let mut judge = tokio::time::interval(every);
+            let mut look = tokio::time::interval(Duration::from_secs(1));
+            judge.tick().await;
+            loop {
+                tokio::select! {
+                    _ = judge.tick() => {
+                        let s = st.clone();
+                        let _ = tokio::task::spawn_blocking(move || {
+                            if let Some(r) = &s.releases { r.tick(&s.metrics.canary); }
+                        }).await;
+                    }
+                    // A candidate cut, promoted or killed by the CLI is noticed within a second.
+                    _ = look.tick() => {
+                        let s = st.clone();
+                        let _ = tokio::task::spawn_blocking(move || {
+                            if let Some(r) = &s.releases { r.refresh(&s.metrics.canary); }
+                        }).await;
+                    }
+                }
+            }
+        })
+    });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -128,6 +202,9 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
     .with_graceful_shutdown(shutdown_signal())
     .await;
     sweeper.abort();
+    if let Some(c) = canary {
+        c.abort();
+    }
     result
 }
 

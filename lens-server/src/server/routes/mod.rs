@@ -1,7 +1,9 @@
 //! The route table (path, scope) and the handlers, one file per concern:
 //! `search.rs` the search pipeline, `files.rs` files and code navigation,
-//! `ops.rs` health, metrics, the dashboard, reload and the static pages.
+//! `ops.rs` health, metrics, the dashboard, reload and the static pages;
+//! `canary.rs` the rollout (`/canary/*`) and compatibility (`/compat/*`).
 
+mod canary;
 mod files;
 mod ops;
 mod search;
@@ -50,6 +52,12 @@ pub const ROUTES: &[Route] = &[
     route("/metrics", Some(Scope::Ops)),
     route("/monitoring/dashboard", Some(Scope::Ops)),
     route("/admin/reload", Some(Scope::Ops)),
+    route("/canary/status", Some(Scope::Search)),
+    route("/canary/progress", Some(Scope::Ops)),
+    route("/canary/killswitch", Some(Scope::Ops)),
+    route("/canary/drill", Some(Scope::Ops)),
+    route("/compat/check", Some(Scope::Search)),
+    route("/compat/bundles", Some(Scope::Search)),
     route("/openapi.json", None),
 ];
 
@@ -80,6 +88,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/metrics", get(ops::metrics))
         .route("/monitoring/dashboard", get(ops::dashboard))
         .route("/admin/reload", post(ops::reload))
+        .route("/canary/status", get(canary::status))
+        .route("/canary/progress", post(canary::progress))
+        .route("/canary/killswitch", post(canary::killswitch))
+        .route("/canary/drill", post(canary::drill))
+        .route("/compat/check", get(canary::compat_check))
+        .route("/compat/bundles", get(canary::compat_bundles))
         .route("/openapi.json", get(ops::openapi))
 }
 

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{MatchedPath, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use lens_core::request::{Filters, parse_stages};
+use lens_core::release::Arm;
+use lens_core::request::{Filters, fingerprint, parse_stages};
+use lens_core::response::ReleaseTag;
 use lens_core::response::{GateVerdict, StageStats};
 use lens_core::semantic::Stages;
 use lens_core::{Deadline, Engine, Options, QueryInput, Request, Searcher};
@@ -84,15 +86,101 @@ pub async fn search_post(
 
 async fn run(
     st: Arc<AppState>,
-    _who: Identity,
+    who: Identity,
     p: SearchParams,
     route: Route,
 ) -> Result<Response, ApiError> {
     let request = validate(&st, p, route)?;
-    let engine = st.engine.load_full();
-    let response = execute(&st, engine, request).await?;
+    let arm = choose_arm(&st, &who, &request);
+    let started = std::time::Instant::now();
+    let result = match inject_fault(&st, arm.arm).await {
+        Some(fault) => Err(fault),
+        None => execute(&st, arm.engine.clone(), request).await,
+    };
+    observe_arm(&st, arm.arm, started, &result);
+    let mut response = match result {
+        Ok(r) => r,
+        Err(e) => return Err(e.on_arm(arm.arm.as_str(), &arm.version)),
+    };
+    response.release = Some(ReleaseTag {
+        version: arm.version.clone(),
+        arm: arm.arm.as_str(),
+    });
     record(&st, &response);
-    Ok(Json(&response).into_response())
+    let mut http = Json(&response).into_response();
+    tag_arm(&mut http, arm.arm.as_str(), &arm.version);
+    Ok(http)
+}
+
+/// The release that answers a request.
+pub(super) struct ChosenArm {
+    pub arm: Arm,
+    pub version: String,
+    pub engine: Arc<Engine>,
+}
+
+/// The candidate when the client's bucket is under its share (or the
+/// request's cursor was made by it), else stable.
+pub(super) fn choose_arm(st: &AppState, who: &Identity, request: &Request) -> ChosenArm {
+    let stable = st.engine.load_full();
+    let stable_version = match st.releases.as_ref().and_then(|r| r.stable_version()) {
+        Some(v) => v.to_string(),
+        None => stable.describe().manifest.bundle_version.clone(),
+    };
+    let Some(releases) = &st.releases else {
+        return ChosenArm { arm: Arm::Stable, version: stable_version, engine: stable };
+    };
+    let by_cursor = request.cursor.as_ref().and_then(|c| {
+        let cand = releases.candidate()?;
+        (fingerprint(request, &cand.engine.describe().id) == c.f).then_some(cand)
+    });
+    let picked = match (&request.cursor, by_cursor) {
+        (_, Some(c)) => Some(c),
+        (Some(_), None) => None,
+        (None, None) => releases.pick(&who.client),
+    };
+    match picked {
+        Some(c) => ChosenArm {
+            arm: Arm::Candidate,
+            version: c.version.to_string(),
+            engine: c.engine.clone(),
+        },
+        None => ChosenArm { arm: Arm::Stable, version: stable_version, engine: stable },
+    }
+}
+
+/// Sets `X-Lens-Arm` and `X-Lens-Release`.
+pub(super) fn tag_arm(resp: &mut Response, arm: &str, version: &str) {
+    let h = resp.headers_mut();
+    h.insert("x-lens-arm", HeaderValue::from_static(if arm == "candidate" { "candidate" } else { "stable" }));
+    if let Ok(v) = HeaderValue::from_str(version) {
+        h.insert("x-lens-release", v);
+    }
+}
+
+/// A drill's injected fault for this answer: held for its latency, failed at its rate.
+async fn inject_fault(st: &AppState, arm: Arm) -> Option<ApiError> {
+    let (fail, delay) = st.releases.as_ref()?.fault(arm)?;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    fail.then(|| ApiError::internal(format!("injected fault on the {arm} arm (canary drill)")))
+}
+
+/// Feeds the arm's window: 5xx (not load shedding) and timeouts are errors.
+fn observe_arm(
+    st: &AppState,
+    arm: Arm,
+    started: std::time::Instant,
+    result: &Result<lens_core::Response, ApiError>,
+) {
+    let Some(releases) = &st.releases else { return };
+    let error = match result {
+        Ok(r) => r.stats.timed_out(),
+        Err(e) => e.code.status().is_server_error() && e.code != ErrorCode::Overloaded,
+    };
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    releases.observe(arm, ms, error, &st.metrics.canary);
 }
 
 /// The parameters as a validated request (every limit checked once, in the core).
