@@ -176,7 +176,11 @@ impl ApiError {
 
     /// Tags the error with the release whose answer it is.
     pub fn on_arm(mut self, arm: &str, version: &str) -> Self {
-        let arm = if arm == "candidate" { "candidate" } else { "stable" };
+        let arm = if arm == "candidate" {
+            "candidate"
+        } else {
+            "stable"
+        };
         self.arm = Some((arm, version.to_string()));
         self
     }
@@ -204,7 +208,11 @@ impl IntoResponse for ApiError {
         if !self.reasons.is_empty() {
             error["reasons"] = serde_json::Value::Array(self.reasons);
         }
-        let mut resp = (self.code.status(), Json(serde_json::json!({"error": error}))).into_response();
+        let mut resp = (
+            self.code.status(),
+            Json(serde_json::json!({"error": error})),
+        )
+            .into_response();
         if let Some((arm, version)) = &self.arm {
             let h = resp.headers_mut();
             h.insert("x-lens-arm", HeaderValue::from_static(arm));

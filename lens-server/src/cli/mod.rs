@@ -2,6 +2,7 @@
 
 mod index;
 mod keys;
+mod release;
 mod search;
 mod serve;
 
@@ -60,6 +61,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Manage API keys in a config file.
     Keys(keys::KeysArgs),
+    /// Build a candidate release into the release store, at 0% of traffic.
+    CutRc(release::CutRcArgs),
+    /// Check a candidate against stable: versions both ways, verification, golden queries.
+    CompatDrill(release::CompatDrillArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -68,5 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(a) => search::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Keys(a) => keys::run(a),
+        Command::CutRc(a) => release::cut_rc(a),
+        Command::CompatDrill(a) => release::compat_drill(a),
     }
 }

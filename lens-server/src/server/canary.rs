@@ -8,9 +8,9 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -127,7 +127,9 @@ pub struct Actor {
 pub enum ChangeError {
     #[error("{0}")]
     Refused(Refusal),
-    #[error("the rollout state cannot be trusted ({0}); the candidate is held at 0% until an operator repairs or removes {1}")]
+    #[error(
+        "the rollout state cannot be trusted ({0}); the candidate is held at 0% until an operator repairs or removes {1}"
+    )]
     Unsafe(String, String),
     #[error("{0}")]
     Store(String),
@@ -256,7 +258,11 @@ impl Releases {
 
     /// The stable release's version, as the state names it.
     pub fn stable_version(&self) -> Option<Version> {
-        self.snapshot().state.stable.as_ref().map(|s| s.version.clone())
+        self.snapshot()
+            .state
+            .stable
+            .as_ref()
+            .map(|s| s.version.clone())
     }
 
     /// Re-reads the state file; adopts it when its generation changed (or
@@ -441,15 +447,12 @@ impl Releases {
         let before = self.snapshot().state.clone();
         let mut effects = Vec::new();
         let kind = event_kind(&event);
-        let result = state_file::update(
-            &self.store.rollout_path(),
-            &self.store.lock_path(),
-            |cur| {
+        let result =
+            state_file::update(&self.store.rollout_path(), &self.store.lock_path(), |cur| {
                 let (next, e) = apply(cur, event, now, &self.cfg)?;
                 effects = e;
                 Ok::<_, Refusal>(next)
-            },
-        );
+            });
         let next = match result {
             Ok(next) => next,
             Err(StateFileError::Rejected(r)) => return Err(ChangeError::Refused(r)),

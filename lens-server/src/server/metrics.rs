@@ -76,14 +76,46 @@ impl CanaryMetrics {
             state_generation: Gauge::default(),
         };
         let r = registry.sub_registry_with_prefix("canary");
-        r.register("traffic_percent", "The candidate's share of search traffic, percent", m.traffic_percent.clone());
-        r.register("requests", "Searches by arm (stable, candidate) and outcome (ok, error)", m.requests.clone());
-        r.register("intervals", "Judged canary intervals by verdict (pass, fail, inconclusive)", m.intervals.clone());
-        r.register("rollbacks", "Automatic rollbacks of the candidate to 0%", m.rollbacks.clone());
-        r.register("killswitch_active", "1 while the kill switch holds the candidate at 0%", m.killswitch_active.clone());
-        r.register("killswitch_activations", "Kill switch activations", m.killswitch_activations.clone());
-        r.register("state_unsafe", "1 when the rollout state file cannot be trusted (candidate at 0%)", m.state_unsafe.clone());
-        r.register("state_generation", "Generation of the rollout state in use", m.state_generation.clone());
+        r.register(
+            "traffic_percent",
+            "The candidate's share of search traffic, percent",
+            m.traffic_percent.clone(),
+        );
+        r.register(
+            "requests",
+            "Searches by arm (stable, candidate) and outcome (ok, error)",
+            m.requests.clone(),
+        );
+        r.register(
+            "intervals",
+            "Judged canary intervals by verdict (pass, fail, inconclusive)",
+            m.intervals.clone(),
+        );
+        r.register(
+            "rollbacks",
+            "Automatic rollbacks of the candidate to 0%",
+            m.rollbacks.clone(),
+        );
+        r.register(
+            "killswitch_active",
+            "1 while the kill switch holds the candidate at 0%",
+            m.killswitch_active.clone(),
+        );
+        r.register(
+            "killswitch_activations",
+            "Kill switch activations",
+            m.killswitch_activations.clone(),
+        );
+        r.register(
+            "state_unsafe",
+            "1 when the rollout state file cannot be trusted (candidate at 0%)",
+            m.state_unsafe.clone(),
+        );
+        r.register(
+            "state_generation",
+            "Generation of the rollout state in use",
+            m.state_generation.clone(),
+        );
         m
     }
 }

@@ -81,7 +81,10 @@ impl AppState {
         config.canary.validate().map_err(|p| {
             anyhow::anyhow!(
                 "[canary]: {}",
-                p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                p.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )
         })?;
         let mut engine = Engine::open(bundle_dir, semantic.model())?;

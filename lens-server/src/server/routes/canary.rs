@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use lens_core::Searcher;
 use lens_core::bundle::manifest::{API_VERSION, FORMAT_VERSION, MIN_FORMAT_VERSION};
 use lens_core::release::{Arm, Event};
-use lens_core::Searcher;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -252,8 +252,10 @@ pub async fn compat_bundles(
     let all = bundles
         .as_array()
         .is_some_and(|b| b.iter().all(|x| x["compatible"] == true));
-    Ok(Json(json!({"allow_compat": allow, "compatible": all, "server_format": FORMAT_VERSION,
-        "server_api": API_VERSION, "bundles": bundles}))
+    Ok(Json(
+        json!({"allow_compat": allow, "compatible": all, "server_format": FORMAT_VERSION,
+        "server_api": API_VERSION, "bundles": bundles}),
+    )
     .into_response())
 }
 
@@ -275,7 +277,10 @@ fn bundles_json(st: &AppState, allow_compat: bool) -> Value {
         .releases
         .as_ref()
         .and_then(|r| r.stable_version())
-        .map_or_else(|| stable.describe().manifest.bundle_version.clone(), |v| v.to_string());
+        .map_or_else(
+            || stable.describe().manifest.bundle_version.clone(),
+            |v| v.to_string(),
+        );
     let mut out = vec![entry("stable", stable_version, &stable)];
     if let Some(c) = st.releases.as_ref().and_then(|r| r.candidate()) {
         out.push(entry("candidate", c.version.to_string(), &c.engine));

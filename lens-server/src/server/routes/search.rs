@@ -128,7 +128,11 @@ pub(super) fn choose_arm(st: &AppState, who: &Identity, request: &Request) -> Ch
         None => stable.describe().manifest.bundle_version.clone(),
     };
     let Some(releases) = &st.releases else {
-        return ChosenArm { arm: Arm::Stable, version: stable_version, engine: stable };
+        return ChosenArm {
+            arm: Arm::Stable,
+            version: stable_version,
+            engine: stable,
+        };
     };
     let by_cursor = request.cursor.as_ref().and_then(|c| {
         let cand = releases.candidate()?;
@@ -145,14 +149,25 @@ pub(super) fn choose_arm(st: &AppState, who: &Identity, request: &Request) -> Ch
             version: c.version.to_string(),
             engine: c.engine.clone(),
         },
-        None => ChosenArm { arm: Arm::Stable, version: stable_version, engine: stable },
+        None => ChosenArm {
+            arm: Arm::Stable,
+            version: stable_version,
+            engine: stable,
+        },
     }
 }
 
 /// Sets `X-Lens-Arm` and `X-Lens-Release`.
 pub(super) fn tag_arm(resp: &mut Response, arm: &str, version: &str) {
     let h = resp.headers_mut();
-    h.insert("x-lens-arm", HeaderValue::from_static(if arm == "candidate" { "candidate" } else { "stable" }));
+    h.insert(
+        "x-lens-arm",
+        HeaderValue::from_static(if arm == "candidate" {
+            "candidate"
+        } else {
+            "stable"
+        }),
+    );
     if let Ok(v) = HeaderValue::from_str(version) {
         h.insert("x-lens-release", v);
     }

@@ -1,0 +1,457 @@
+//! `lens cut-rc` and `lens compat-drill`: releases into the store, and a
+//! candidate checked against stable before it gets traffic. Changes to the
+//! rollout state go through the same locked update the server uses.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use indexer::{IndexOptions, RepoSpec};
+use lens_core::bundle::manifest::{API_VERSION, FORMAT_VERSION, MIN_FORMAT_VERSION};
+use lens_core::rank::Ranking;
+use lens_core::release::store::{Release, ReleaseStore, locate};
+use lens_core::release::{
+    CanaryConfig, Event, Refusal, RolloutState, StateFileError, StateRead, Version, apply, read,
+    update,
+};
+use lens_core::request::{Options, QueryInput, Request, RequestLimits};
+use lens_core::{Deadline, Engine, Model, Searcher};
+use lens_server::server::config::Config;
+use serde_json::json;
+
+/// Exit code of a refusal (the error table's "refused").
+const REFUSED: u8 = 3;
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The release store (default: LENS_STATE_DIR, else .lens in the working directory).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub state: Option<PathBuf>,
+    /// lens.toml, for its [canary] stages (default: ./lens.toml when present).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn open(&self) -> anyhow::Result<ReleaseStore> {
+        let dir = locate(self.state.as_deref());
+        ReleaseStore::open(&dir).with_context(|| format!("release store {}", dir.display()))
+    }
+
+    fn canary(&self) -> anyhow::Result<CanaryConfig> {
+        let path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("lens.toml")).filter(|p| p.is_file()),
+        };
+        match path {
+            Some(p) => Ok(Config::load(&p)?.canary),
+            None => Ok(CanaryConfig::default()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CutRcArgs {
+    /// The candidate's version (semver, newer than stable), e.g. 1.0.0-rc.1.
+    #[arg(long)]
+    pub version: String,
+    /// Sources as NAME=PATH or PATH (default: the stable release's recorded sources).
+    #[arg(value_name = "NAME=PATH")]
+    pub sources: Vec<String>,
+    /// A ranking config (TOML) for the candidate (default: stable's).
+    #[arg(long, value_name = "FILE")]
+    pub ranking: Option<PathBuf>,
+    /// The embedding model to build with (default: the one `lens index` finds).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompatDrillArgs {
+    /// The candidate to check against stable.
+    #[arg(long)]
+    pub version: String,
+    /// Golden queries to compare (sampled from stable's content).
+    #[arg(long, default_value_t = 50)]
+    pub queries: usize,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_version(v: &str) -> anyhow::Result<Version> {
+    Version::parse(v).map_err(|e| anyhow::anyhow!("--version {v:?} is not a semver version: {e}"))
+}
+
+fn current_state(store: &ReleaseStore) -> anyhow::Result<RolloutState> {
+    match read(&store.rollout_path()) {
+        StateRead::Ok(s) => Ok(*s),
+        StateRead::Missing => bail!(
+            "the release store {} has no stable release yet: `lens serve --bundle DIR --state {}` registers it",
+            store.root().display(),
+            store.root().display()
+        ),
+        StateRead::Unsafe { reason } => bail!(
+            "the rollout state {} cannot be trusted ({reason}); repair or remove it first",
+            store.rollout_path().display()
+        ),
+    }
+}
+
+fn print_refusal(r: &Refusal) -> ExitCode {
+    eprintln!("lens: refused:");
+    for reason in &r.reasons {
+        eprintln!("  - {reason}");
+    }
+    ExitCode::from(REFUSED)
+}
+
+pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
+    let version = parse_version(&a.version)?;
+    let store = a.store.open()?;
+    let cfg = a.store.canary()?;
+    let state = current_state(&store)?;
+    // Refuse before building: a second candidate, or a version not newer than stable.
+    if let Err(r) = apply(
+        &state,
+        Event::CutCandidate {
+            version: version.clone(),
+        },
+        0,
+        &cfg,
+    ) {
+        return Ok(print_refusal(&r));
+    }
+    if store.has_release(&version) {
+        bail!(
+            "release {version} already exists in the store; releases are immutable, cut a new version"
+        );
+    }
+    let stable_version = state
+        .stable
+        .as_ref()
+        .map(|s| s.version.clone())
+        .context("the rollout state names no stable release")?;
+    let stable = store.read_release(&stable_version)?;
+    let stable_manifest = Engine::open(&store.bundle_of(&stable), Model::None)
+        .with_context(|| format!("opening stable {stable_version}"))?
+        .describe()
+        .manifest
+        .clone();
+    let repos: Vec<RepoSpec> = if a.sources.is_empty() {
+        stable
+            .sources
+            .iter()
+            .map(|s| RepoSpec {
+                name: s.name.clone(),
+                root: PathBuf::from(&s.path),
+            })
+            .collect()
+    } else {
+        a.sources.iter().map(|s| RepoSpec::parse(s)).collect()
+    };
+    let ranking = match &a.ranking {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+            Ranking::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => store.read_ranking(&stable_version)?,
+    };
+    let b = &stable_manifest.build;
+    let embed_mode = if b.embeddings.is_some() {
+        indexer::EmbedMode::On
+    } else {
+        indexer::EmbedMode::Off
+    };
+    let opts = IndexOptions {
+        no_ignore: !b.respect_ignore_files,
+        hidden: b.include_hidden,
+        max_file_size: b.max_file_size,
+        bundle_version: version.to_string(),
+        text_index: b.text_index,
+        symbols: b.symbols,
+        embed: indexer::EmbedOptions {
+            mode: embed_mode,
+            model_dir: a.model.clone(),
+        },
+        priors: ranking.priors,
+        progress: !a.json && std::io::stderr().is_terminal(),
+        ..IndexOptions::default()
+    };
+    let out = store.bundle_dir(&version);
+    let summary = indexer::build(&repos, &out, &opts)
+        .with_context(|| format!("building {}", out.display()))?;
+    let release = Release::from_manifest(
+        version.clone(),
+        PathBuf::from("bundle"),
+        &summary.manifest,
+        Some(stable_version.clone()),
+        "cut",
+    );
+    store.write_release(&release, &ranking)?;
+    let now = lens_server::server::canary::now_ms();
+    let mut effects = Vec::new();
+    let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
+        let (next, e) = apply(
+            cur,
+            Event::CutCandidate {
+                version: version.clone(),
+            },
+            now,
+            &cfg,
+        )?;
+        effects = e;
+        Ok::<_, Refusal>(next)
+    });
+    let next = match result {
+        Ok(n) => n,
+        Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
+        Err(e) => return Err(e.into()),
+    };
+    store.append_event(&json!({
+        "time": lens_server::server::audit::now_rfc3339(), "event": "candidate_cut",
+        "by": "lens cut-rc", "version": version.to_string(), "parent": stable_version.to_string(),
+        "generation": next.generation, "effects": effects,
+    }))?;
+    let c = &summary.manifest.counts;
+    if a.json {
+        println!(
+            "{}",
+            json!({"version": version.to_string(), "parent": stable_version.to_string(),
+                "bundle": out, "files": c.files, "bytes": c.bytes, "generation": next.generation,
+                "traffic_percent": next.traffic_percent()})
+        );
+    } else {
+        println!(
+            "lens: cut {version} from {stable_version}: {} files, {} bytes in {}; candidate at 0% (generation {})",
+            c.files,
+            c.bytes,
+            out.display(),
+            next.generation
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A check of the drill: name, pass or fail, what was seen.
+fn check(name: &str, ok: bool, detail: String) -> serde_json::Value {
+    json!({"check": name, "status": if ok { "pass" } else { "fail" }, "detail": detail})
+}
+
+fn version_checks(stable: &Release, cand: &Release) -> Vec<serde_json::Value> {
+    let reads = |f: u32| (MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&f);
+    vec![
+        check(
+            "candidate_format_readable",
+            reads(cand.format_version),
+            format!(
+                "candidate format {}; this binary reads {MIN_FORMAT_VERSION}..={FORMAT_VERSION}",
+                cand.format_version
+            ),
+        ),
+        check(
+            "stable_format_readable",
+            reads(stable.format_version),
+            format!(
+                "stable format {}; this binary reads {MIN_FORMAT_VERSION}..={FORMAT_VERSION}",
+                stable.format_version
+            ),
+        ),
+        check(
+            "api_version_candidate_to_stable",
+            cand.api_version == stable.api_version,
+            format!(
+                "candidate {} vs stable {}",
+                cand.api_version, stable.api_version
+            ),
+        ),
+        check(
+            "api_version_served",
+            cand.api_version == API_VERSION && stable.api_version == API_VERSION,
+            format!("this server speaks {API_VERSION}"),
+        ),
+        check(
+            "semver_order",
+            cand.version > stable.version,
+            format!("{} > {}", cand.version, stable.version),
+        ),
+    ]
+}
+
+/// Identifiers sampled from stable's content (seeded by the candidate's version).
+fn golden_queries(engine: &Engine, seed: &str, n: usize) -> Vec<String> {
+    let r = engine.reader();
+    let docs = r.doc_count() as u64;
+    if docs == 0 {
+        return Vec::new();
+    }
+    let mut x = u64::from_str_radix(&lens_core::bundle::checksum(seed.as_bytes())[..16], 16)
+        .unwrap_or(1)
+        | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out: Vec<String> = Vec::new();
+    for _ in 0..n * 20 {
+        if out.len() >= n {
+            break;
+        }
+        let rec = r.docs().get((next() % docs) as u32);
+        let content = r.content(&rec);
+        let words: Vec<&[u8]> = content
+            .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .filter(|w| w.len() >= 6 && w.len() <= 40 && !w[0].is_ascii_digit())
+            .collect();
+        if words.is_empty() {
+            continue;
+        }
+        let w = String::from_utf8_lossy(words[(next() % words.len() as u64) as usize]).into_owned();
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+type Key = (String, String, u64);
+
+fn top(engine: &Engine, q: &str) -> anyhow::Result<Vec<Key>> {
+    let req = Request::new(
+        QueryInput::Text {
+            text: format!("case:yes \"{q}\""),
+            stages: None,
+        },
+        Options {
+            limit: Some(10),
+            ..Options::default()
+        },
+        &RequestLimits::default(),
+    )?;
+    let r = engine.search(&req, &Deadline::after(std::time::Duration::from_secs(30)))?;
+    Ok(r.hits
+        .iter()
+        .map(|h| (h.repo.to_string(), h.path.to_string(), h.line))
+        .collect())
+}
+
+pub fn compat_drill(a: CompatDrillArgs) -> anyhow::Result<ExitCode> {
+    let version = parse_version(&a.version)?;
+    let store = a.store.open()?;
+    let state = current_state(&store)?;
+    let stable_version = state
+        .stable
+        .as_ref()
+        .map(|s| s.version.clone())
+        .context("the rollout state names no stable release")?;
+    let stable = store.read_release(&stable_version)?;
+    let cand = store.read_release(&version)?;
+    let mut checks = version_checks(&stable, &cand);
+    let open = |r: &Release| -> Result<Engine, String> {
+        let ranking = store.read_ranking(&r.version).map_err(|e| e.to_string())?;
+        Engine::open(&store.bundle_of(r), Model::None)
+            .map(|e| e.with_ranking(ranking))
+            .map_err(|e| e.to_string())
+    };
+    let stable_engine = open(&stable);
+    let cand_engine = open(&cand);
+    checks.push(check(
+        "candidate_opens_and_verifies",
+        cand_engine.is_ok(),
+        match &cand_engine {
+            Ok(e) => format!(
+                "{} files verified by this binary",
+                e.describe().manifest.files.len()
+            ),
+            Err(e) => e.clone(),
+        },
+    ));
+    checks.push(check(
+        "stable_opens_and_verifies",
+        stable_engine.is_ok(),
+        stable_engine.as_ref().map_or_else(Clone::clone, |e| {
+            format!(
+                "{} files verified by this binary",
+                e.describe().manifest.files.len()
+            )
+        }),
+    ));
+    let mut diffs = Vec::new();
+    let (mut added, mut lost, mut reordered, mut same) = (0usize, 0usize, 0usize, 0usize);
+    if let (Ok(s), Ok(c)) = (&stable_engine, &cand_engine) {
+        for q in golden_queries(s, &version.to_string(), a.queries) {
+            let (before, after) = (top(s, &q)?, top(c, &q)?);
+            let plus: Vec<&Key> = after.iter().filter(|k| !before.contains(k)).collect();
+            let minus: Vec<&Key> = before.iter().filter(|k| !after.contains(k)).collect();
+            let moved = plus.is_empty() && minus.is_empty() && before != after;
+            added += plus.len();
+            lost += minus.len();
+            reordered += usize::from(moved);
+            same += usize::from(before == after);
+            if before != after {
+                diffs.push(json!({"query": q, "added": plus, "lost": minus, "reordered": moved}));
+            }
+        }
+    }
+    let compatible = checks.iter().all(|c| c["status"] == "pass");
+    let report = json!({
+        "version": version.to_string(), "stable": stable_version.to_string(),
+        "time": lens_server::server::audit::now_rfc3339(), "compatible": compatible,
+        "binary": env!("CARGO_PKG_VERSION"), "checks": checks,
+        "golden_queries": {"queries": same + diffs.len(), "identical": same,
+            "results_added": added, "results_lost": lost, "reordered_queries": reordered,
+            "differences": diffs},
+    });
+    let path = store.compat_report_path(&version);
+    store.write_file(&path, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    if a.json {
+        println!("{report}");
+    } else {
+        print_drill(&report, &path);
+    }
+    Ok(if compatible {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(REFUSED)
+    })
+}
+
+fn print_drill(report: &serde_json::Value, path: &Path) {
+    println!(
+        "lens: compat drill {} against stable {}",
+        report["version"].as_str().unwrap_or(""),
+        report["stable"].as_str().unwrap_or("")
+    );
+    for c in report["checks"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<34} {:<4}  {}",
+            c["check"].as_str().unwrap_or(""),
+            c["status"].as_str().unwrap_or(""),
+            c["detail"].as_str().unwrap_or("")
+        );
+    }
+    let g = &report["golden_queries"];
+    println!(
+        "  golden queries: {} compared, {} identical, {} results added, {} lost, {} reordered",
+        g["queries"], g["identical"], g["results_added"], g["results_lost"], g["reordered_queries"]
+    );
+    println!(
+        "  {} (report: {})",
+        if report["compatible"] == true {
+            "compatible"
+        } else {
+            "INCOMPATIBLE"
+        },
+        path.display()
+    );
+}
