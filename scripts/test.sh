@@ -7,13 +7,14 @@ cd "$(dirname "$0")/.."
 
 # ripgrep: the differential test against rg. chromium + chromium-driver: the web
 # page test. prometheus: promtool, which checks dashboards/ alert rules.
-# universal-ctags: the Stage-B agreement test.
+# universal-ctags: the Stage-B agreement test. jq: the canary drill (scripts/drill/canary.sh).
 missing=()
 command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ -x /usr/bin/promtool ] || missing+=(prometheus)
 command -v ctags >/dev/null 2>&1 || missing+=(universal-ctags)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 # python3 with venv + ensurepip: scripts/model/setup.sh's venv.
 "${PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -49,3 +50,5 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# The runbook's canary procedures against a live server (the debug binary cargo test built).
+bash scripts/drill/canary.sh "$CARGO_TARGET_DIR/debug/lens"

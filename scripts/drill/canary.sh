@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The runbook's canary procedures, verbatim (only the port changed from 3000),
+# against a real `lens serve` over a real bundle (lens's own source tree):
+# cut an RC, compat drill, progress 5 -> 25 under a replayed load from many
+# client ids (a refusal first, with its reasons), an injected candidate fault
+# that triggers the automatic rollback, a new rollout, the kill switch
+# (traffic 0 within one second, still 0 after kill -9 and a restart), and a
+# refusal while killed. Every step is printed; any failed expectation exits 1.
+#   bash scripts/drill/canary.sh [LENS_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+lens="${1:-${CARGO_TARGET_DIR:-$HOME/.cache/lens/target}/debug/lens}"
+[ -x "$lens" ] || { echo "drill: no lens binary at $lens (cargo build -p lens-server)" >&2; exit 2; }
+port="${LENS_DRILL_PORT:-3947}"
+work=$(mktemp -d)
+server=""
+cleanup() { [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+cd "$work"
+# `lens` in the runbook's commands is this build.
+mkdir -p bin && ln -s "$(realpath "$lens")" bin/lens
+export PATH="$work/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { echo "drill: FAILED: $*" >&2; echo "--- server log" >&2; tail -30 "$work/serve.log" >&2 || true; exit 1; }
+expect() { # expect NAME ACTUAL WANTED
+    if [ "$2" != "$3" ]; then fail "$1: got $2, wanted $3"; fi
+    echo "   ok: $1 = $2"
+}
+
+cat > lens.toml <<TOML
+listen = "127.0.0.1:$port"
+policy = "permissive"
+audit_log = "$work/audit.jsonl"
+[limits]
+requests_per_second = 100000
+burst = 100000
+[canary]
+stages = [5, 25, 100]
+soak_seconds = [4, 4, 0]
+auto_progress = [false, false, false]
+interval_seconds = 2
+min_requests = 10
+max_error_rate = 0.03
+max_p95_ratio = 1.10
+failure_limit = 3
+[drills]
+enabled = true
+TOML
+
+start_server() {
+    lens serve --bundle "$work/bundle" --config lens.toml --model none >> serve.log 2>&1 &
+    server=$!
+    for _ in $(seq 100); do curl -sf "http://localhost:$port/health" >/dev/null && return; sleep 0.1; done
+    fail "server did not start"
+}
+load() { # load SECONDS OUT
+    python3 "$repo/scripts/drill/load.py" --url "http://127.0.0.1:$port" --tree "$repo/lens-core" \
+        --seconds "$1" --clients 500 --threads 6 --out "$2"
+}
+status() { curl -s "http://localhost:$port/canary/status"; }
+
+step "index a real tree (lens-core's source) and serve it; the store registers it as stable"
+lens index "$repo/lens-core" --out "$work/bundle" --embed off --quiet --bundle-version 1.0.0-rc.0 >/dev/null
+start_server
+expect "stable release" "$(status | jq -r '.canary_deployment.stable')" "1.0.0-rc.0"
+
+step "lens cut-rc --version 1.0.0-rc.1"
+lens cut-rc --version 1.0.0-rc.1
+step "a second cut while the candidate is active is refused"
+if lens cut-rc --version 1.0.0-rc.2 2> cut2.err; then fail "second cut accepted"; fi
+cat cut2.err
+
+step "lens compat-drill --version 1.0.0-rc.1"
+lens compat-drill --version 1.0.0-rc.1
+
+step 'curl "http://localhost:3000/compat/check?api_version=v1&index_version=v1"'
+sleep 1.5 # the server notices the new candidate within a second
+curl -s "http://localhost:$port/compat/check?api_version=v1&index_version=v1" | jq -c '{compatible, api_version, index_version}'
+step 'curl "http://localhost:3000/compat/bundles?allow_compat=false"'
+curl -s "http://localhost:$port/compat/bundles?allow_compat=false" | jq -c '{compatible, bundles: [.bundles[] | {arm, release, compatible}]}'
+expect "bundles held" "$(curl -s "http://localhost:$port/compat/bundles?allow_compat=false" | jq '.bundles | length')" "2"
+
+step "# Check current status: curl http://localhost:3000/canary/status"
+curl -s "http://localhost:$port/canary/status" | jq -c '.canary_deployment | {trafficPercentage, stage, candidate, nextStage}'
+
+step "# Progress to next stage: curl -X POST http://localhost:3000/canary/progress (0 -> 5%)"
+curl -s -X POST "http://localhost:$port/canary/progress" | jq -c '.canary_deployment | {trafficPercentage, stage}'
+expect "traffic" "$(status | jq '.canary_deployment.trafficPercentage')" "5"
+
+step "progress again at once: refused with every reason"
+code=$(curl -s -o refusal.json -w '%{http_code}' -X POST "http://localhost:$port/canary/progress")
+jq -c '.error.reasons | map(.code)' refusal.json
+expect "refusal status" "$code" "409"
+
+step "replayed load from 500 client ids at 5% (6 s)"
+load 6 load5.json
+step "# Verify progression success: curl http://localhost:3000/canary/progress; .../canary/status | jq '.canary_deployment.nextStage'"
+curl -s -X POST "http://localhost:$port/canary/progress" | jq -c '.canary_deployment | {trafficPercentage, stage, intervals: [.intervals[].verdict]}'
+curl -s "http://localhost:$port/canary/status" | jq '.canary_deployment.nextStage'
+expect "traffic" "$(status | jq '.canary_deployment.trafficPercentage')" "25"
+load 5 load25.json
+python3 - load5.json load25.json <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+five, quarter = set(a["candidate_clients"]), set(b["candidate_clients"])
+print(f"   candidate clients: {len(five)}/{len(a['clients'])} at 5%, {len(quarter)}/{len(b['clients'])} at 25%; "
+      f"switched within a stage: {len(a['switched_clients'])}, {len(b['switched_clients'])}")
+assert not a["switched_clients"] and not b["switched_clients"], "a client changed arm within a stage"
+assert five <= quarter, "a candidate client at 5% is not one at 25%"
+print("   ok: sticky within each stage, 5% clients still on the candidate at 25%")
+PY
+
+step "inject a candidate fault (error rate 0.5) and wait for the automatic rollback"
+curl -s -X POST "http://localhost:$port/canary/drill" -d '{"arm": "candidate", "error_rate": 0.5, "latency_ms": 5}' | jq -c '.'
+load 9 loadfault.json
+status | jq -c '.canary_deployment | {trafficPercentage, phase, consecutive_failures, intervals: [.intervals[:4][].verdict], rollbacks: (.rollback_events | length)}'
+expect "phase after the fault" "$(status | jq -r '.canary_deployment.phase')" "rolled back"
+expect "traffic after rollback" "$(status | jq '.canary_deployment.trafficPercentage')" "0"
+curl -s -X POST "http://localhost:$port/canary/drill" -d '{"clear": true}' >/dev/null
+
+step "a new rollout: progress without restart is refused, with restart it goes to 5%"
+curl -s -X POST "http://localhost:$port/canary/progress" | jq -c '.error.reasons | map(.code)'
+curl -s -X POST "http://localhost:$port/canary/progress" -d '{"restart": true}' | jq -c '.canary_deployment | {trafficPercentage, stage}'
+expect "traffic" "$(status | jq '.canary_deployment.trafficPercentage')" "5"
+
+step '# 1. Immediate kill switch activation: curl -X POST http://localhost:3000/canary/killswitch -H "Content-Type: application/json" -d '"'"'{"reason": "..."}'"'"''
+t0=$(date +%s%N)
+curl -s -X POST "http://localhost:$port/canary/killswitch" \
+  -H "Content-Type: application/json" \
+  -d '{"reason": "Performance regression - Stage-A p95 exceeds 10ms"}' >/dev/null
+step "# 2. Verify traffic rollback: curl http://localhost:3000/canary/status | jq '.canary_deployment.trafficPercentage'"
+pct=$(curl -s "http://localhost:$port/canary/status" | jq '.canary_deployment.trafficPercentage')
+arm=$(curl -s -D - -o /dev/null -H 'X-Client-Id: client-0001' "http://localhost:$port/search?q=Searcher" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-lens-arm" {print $2}')
+t1=$(date +%s%N)
+echo "   kill switch to 0% and a stable answer in $(( (t1 - t0) / 1000000 )) ms"
+expect "traffic after kill switch" "$pct" "0"
+expect "next answer's arm" "$arm" "stable"
+[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || fail "the kill switch took a second or more"
+step "# 3. Monitor system recovery: curl http://localhost:3000/monitoring/dashboard | jq '.dashboard_state.health.status'"
+curl -s "http://localhost:$port/monitoring/dashboard" | jq '.dashboard_state.health.status'
+
+step "kill -9 the server and start it again: the kill switch holds"
+kill -9 "$server"; wait "$server" 2>/dev/null || true
+start_server
+status | jq -c '.canary_deployment | {trafficPercentage, killSwitch}'
+expect "traffic after restart" "$(status | jq '.canary_deployment.trafficPercentage')" "0"
+expect "kill switch after restart" "$(status | jq '.canary_deployment.killSwitch.active')" "true"
+
+step "# Emergency form (no Content-Type): curl -X POST http://localhost:3000/canary/killswitch -d '{\"reason\": ...}'"
+curl -s -X POST "http://localhost:$port/canary/killswitch" \
+  -d '{"reason": "Emergency: Critical performance regression"}' | jq -c '.canary_deployment | {trafficPercentage, killSwitch: .killSwitch.reason}'
+
+step "progress while killed is refused with its reasons"
+code=$(curl -s -o refusal2.json -w '%{http_code}' -X POST "http://localhost:$port/canary/progress")
+jq -c '.error.reasons' refusal2.json
+expect "refusal status" "$code" "409"
+expect "reason" "$(jq -r '.error.reasons[0].code' refusal2.json)" "kill_switch_active"
+
+step "the audit log and the event log have every change"
+jq -c 'select(.change != null) | {route, key_id, trace_id, change: {reason: .change.reason, before: .change.before, after: .change.after}}' audit.jsonl | tail -4
+jq -r '.event' .lens/events.jsonl | sort | uniq -c
+curl -s "http://localhost:$port/metrics" | grep -E '^lens_canary_(traffic_percent|rollbacks_total|killswitch_active|killswitch_activations_total|intervals_total)' || true
+echo
+echo "drill: passed"
