@@ -16,6 +16,8 @@ mod http;
 mod page;
 // dashboards/ against the exported metrics, and promtool.
 mod dashboards;
+// Releases against real processes: kill -9, CLI and server at once, routing.
+mod canary;
 // Exhaustive paging through cursors at the Searcher seam.
 mod paging;
 // Stage-B: symbols, precise navigation (SCIP, LSIF), ctags agreement.

@@ -65,6 +65,8 @@ pub enum Command {
     CutRc(release::CutRcArgs),
     /// Check a candidate against stable: versions both ways, verification, golden queries.
     CompatDrill(release::CompatDrillArgs),
+    /// The rollout from the command line: status, kill switch, progress.
+    Canary(release::CanaryArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -75,5 +77,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(a) => keys::run(a),
         Command::CutRc(a) => release::cut_rc(a),
         Command::CompatDrill(a) => release::compat_drill(a),
+        Command::Canary(a) => release::canary(a),
     }
 }

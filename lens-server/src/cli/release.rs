@@ -455,3 +455,87 @@ fn print_drill(report: &serde_json::Value, path: &Path) {
         path.display()
     );
 }
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    #[command(subcommand)]
+    pub action: CanaryAction,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CanaryAction {
+    /// The rollout state as the store holds it (JSON).
+    Status,
+    /// Send the candidate to 0% at once (the kill switch).
+    Kill {
+        #[arg(long)]
+        reason: String,
+    },
+    /// Move the candidate to its next stage (`--restart` after a rollback or the kill switch).
+    Progress {
+        #[arg(long)]
+        restart: bool,
+        /// Who approves (default: the user running the command).
+        #[arg(long)]
+        approved_by: Option<String>,
+    },
+}
+
+/// `lens canary …`: the rollout changed from the CLI, under the same store
+/// lock as the server (which notices within a second).
+pub fn canary(a: CanaryArgs) -> anyhow::Result<ExitCode> {
+    let store = a.store.open()?;
+    let cfg = a.store.canary()?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let event = match a.action {
+        CanaryAction::Status => {
+            let s = current_state(&store)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "generation": s.generation, "stage": s.stage_label(),
+                    "traffic_percent": s.traffic_percent(), "state": s,
+                }))?
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        CanaryAction::Kill { reason } => Event::KillSwitch {
+            reason,
+            by: format!("cli:{user}"),
+        },
+        CanaryAction::Progress {
+            restart,
+            approved_by,
+        } => Event::Progress {
+            restart,
+            approved_by: approved_by.or(Some(format!("cli:{user}"))),
+        },
+    };
+    let kind = match &event {
+        Event::KillSwitch { .. } => "killed",
+        _ => "progressed",
+    };
+    let now = lens_server::server::canary::now_ms();
+    let before = current_state(&store)?.stage_label();
+    let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
+        apply(cur, event, now, &cfg).map(|(next, _)| next)
+    });
+    let next = match result {
+        Ok(n) => n,
+        Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
+        Err(e) => return Err(e.into()),
+    };
+    store.append_event(&json!({
+        "time": lens_server::server::audit::now_rfc3339(), "event": kind,
+        "by": format!("cli:{user}"), "generation": next.generation,
+        "before": before, "after": next.stage_label(),
+    }))?;
+    println!(
+        "lens: {} (generation {})",
+        next.stage_label(),
+        next.generation
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,303 @@
+//! The release machinery against real processes: `kill -9` during state
+//! changes, the CLI and the server changing the state at once, and routing
+//! over HTTP matching the bucket hash.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lens_core::release::{StateRead, read};
+
+use crate::common::{index, lens, run, write};
+
+/// A small real tree, its bundle, a store with a candidate cut at 0%.
+struct Setup {
+    dir: tempfile::TempDir,
+    bundle: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("proj");
+        for i in 0..30 {
+            write(
+                &src,
+                &format!("src/m{i}.rs"),
+                format!("pub fn handler_{i}() -> u32 {{ needle_{i}() + {i} }}\n").as_bytes(),
+            );
+        }
+        let bundle = dir.path().join("bundle");
+        index(&[&src], &bundle, &["--bundle-version", "1.0.0"]);
+        Setup { dir, bundle }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn config(&self, port: u16) -> PathBuf {
+        let p = self.dir.path().join("lens.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\npolicy = \"permissive\"\naudit_log = \"{}\"\n\
+                 [limits]\nrequests_per_second = 100000\nburst = 100000\n\
+                 [canary]\nsoak_seconds = [0, 0, 0]\nauto_progress = [false, false, false]\n",
+                self.dir.path().join("audit.jsonl").display()
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    fn serve(&self) -> Server {
+        let port = free_port();
+        let child = lens()
+            .args(["serve", "--model", "none", "--bundle"])
+            .arg(&self.bundle)
+            .arg("--config")
+            .arg(self.config(port))
+            .arg("--state")
+            .arg(self.state())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Server { child, port };
+        let t = Instant::now();
+        while http(port, "GET", "/health", "", &[]).0 != 200 {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        let state = self.state();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--state", state.to_str().unwrap()]);
+        run(&all)
+    }
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request; (status, body). Status 0 when the server is gone.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut out = String::new();
+    if s.read_to_string(&mut out).is_err() {
+        return (0, String::new());
+    }
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
+    (status, body)
+}
+
+fn generation_of(body: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v["canary_deployment"]["generation"].as_u64()
+}
+
+fn file_state(state: &Path) -> lens_core::release::RolloutState {
+    match read(&state.join("rollout.json")) {
+        StateRead::Ok(s) => *s,
+        other => panic!("the state file is not a whole state: {other:?}"),
+    }
+}
+
+#[test]
+fn kill_9_during_state_changes_leaves_the_state_before_or_after() {
+    let s = Setup::new();
+    drop(s.serve()); // registers the stable release
+    let o = s.cli(&["cut-rc", "--version", "1.1.0-rc.1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut changes_seen = 0;
+    for round in 0..50 {
+        let server = s.serve();
+        let port = server.port;
+        let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (acked, stop) = (acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (path, body) = if n % 2 == 0 {
+                        (
+                            "/canary/killswitch",
+                            format!("{{\"reason\": \"round {round} change {n}\"}}"),
+                        )
+                    } else {
+                        ("/canary/progress", "{\"restart\": true}".to_string())
+                    };
+                    let (status, reply) = http(port, "POST", path, &body, &[]);
+                    match status {
+                        200 => {
+                            if let Some(g) = generation_of(&reply) {
+                                acked.fetch_max(g, std::sync::atomic::Ordering::SeqCst);
+                            }
+                        }
+                        0 => break,
+                        409 => {}
+                        other => panic!("{path}: {other} {reply}"),
+                    }
+                    n += 1;
+                }
+            })
+        };
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(30 + rng % 300));
+        let before_kill = acked.load(std::sync::atomic::Ordering::SeqCst);
+        let mut server = server;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+        let last_acked = acked.load(std::sync::atomic::Ordering::SeqCst);
+        let st = file_state(&s.state());
+        // Every acknowledged change is there; at most the one in flight beyond it.
+        assert!(
+            st.generation >= last_acked && st.generation <= last_acked + 1,
+            "round {round}: file generation {} after acknowledged {last_acked} (before the kill {before_kill})",
+            st.generation
+        );
+        let pct = st.traffic_percent();
+        assert!(pct == 0.0 || pct == 5.0, "round {round}: traffic {pct}");
+        changes_seen += usize::from(last_acked > 0);
+    }
+    assert!(
+        changes_seen >= 45,
+        "only {changes_seen} rounds changed anything"
+    );
+}
+
+#[test]
+fn the_cli_and_the_server_changing_the_state_at_once_lose_nothing() {
+    let s = Setup::new();
+    let server = s.serve();
+    let o = s.cli(&["cut-rc", "--version", "1.1.0-rc.1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g0 = file_state(&s.state()).generation;
+    const EACH: u64 = 25;
+    let port = server.port;
+    let http_side = std::thread::spawn(move || {
+        for n in 0..EACH {
+            let body = format!("{{\"reason\": \"http {n}\"}}");
+            let (status, reply) = http(port, "POST", "/canary/killswitch", &body, &[]);
+            assert_eq!(status, 200, "{reply}");
+        }
+    });
+    for n in 0..EACH {
+        let o = s.cli(&["canary", "kill", "--reason", &format!("cli {n}")]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    http_side.join().unwrap();
+    let file = file_state(&s.state());
+    assert_eq!(file.generation, g0 + 2 * EACH, "a write was lost");
+    // The server notices the CLI's writes within a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, body) = http(port, "GET", "/canary/status", "", &[]);
+    assert_eq!(generation_of(&body), Some(file.generation), "{body}");
+}
+
+#[test]
+fn over_http_each_client_keeps_the_arm_its_bucket_gives() {
+    let s = Setup::new();
+    let server = s.serve();
+    assert!(
+        s.cli(&["cut-rc", "--version", "1.1.0-rc.1"])
+            .status
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, body) = http(server.port, "POST", "/canary/progress", "", &[]);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["canary_deployment"]["candidate_loaded"], true, "{body}");
+    let mut candidates = 0;
+    for i in 0..1000 {
+        let client = format!("user-{i}");
+        let expected = lens_core::release::route(
+            // The identity the server hashes: `client:` + X-Client-Id (else `key:ID`, else `ip:ADDR`).
+            lens_core::release::bucket("1.1.0-rc.1", &format!("client:{client}")),
+            5.0,
+        );
+        for _ in 0..2 {
+            let (status, reply) = http(
+                server.port,
+                "GET",
+                "/search?q=handler_1&limit=1",
+                "",
+                &[("X-Client-Id", &client)],
+            );
+            assert_eq!(status, 200);
+            let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+            assert_eq!(v["release"]["arm"], expected.as_str(), "{client}");
+            let version = if expected == lens_core::release::Arm::Candidate {
+                "1.1.0-rc.1"
+            } else {
+                "1.0.0"
+            };
+            assert_eq!(v["release"]["version"], version);
+        }
+        candidates += usize::from(expected == lens_core::release::Arm::Candidate);
+    }
+    assert!(
+        (30..=70).contains(&candidates),
+        "{candidates} of 1000 on the candidate at 5%"
+    );
+}
