@@ -56,8 +56,10 @@ fn fixture(policy: Policy, limits: LimitsConfig) -> Fixture {
         },
     ];
     let audit = dir.path().join("audit.jsonl");
-    let state = AppState::new(
+    let store = dir.path().join("state");
+    let state = AppState::with_store(
         &b,
+        Some(&store),
         Config {
             keys,
             limits,
@@ -673,7 +675,11 @@ mod openapi {
                     }
                     p => p.to_string(),
                 };
-                let body = (method == "post" && path == "/search").then_some(r#"{"q": "needle"}"#);
+                let body = match (method.as_str(), path.as_str()) {
+                    ("post", "/search") => Some(r#"{"q": "needle"}"#),
+                    ("post", "/canary/killswitch") => Some(r#"{"reason": "drift test"}"#),
+                    _ => None,
+                };
                 let r = call(
                     &f.state,
                     &method.to_uppercase(),
@@ -683,7 +689,17 @@ mod openapi {
                     &[],
                 )
                 .await;
-                assert_eq!(r.status, 200, "{method} {path}");
+                // Without a candidate the rollout's writes are refused; drills are off.
+                let expected = match path.as_str() {
+                    "/canary/progress" | "/canary/killswitch" | "/canary/drill" => 409,
+                    _ => 200,
+                };
+                assert_eq!(r.status, expected, "{method} {path}");
+                let documented = &ops[method]["responses"][expected.to_string()];
+                assert!(
+                    documented.is_object(),
+                    "{method} {path}: {expected} undocumented"
+                );
             }
         }
     }
