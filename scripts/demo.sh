@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: build lens, index real code, search it.
+# The main job: build lens, index real code, search it, serve it.
 # With no argument it indexes this repository and the Rust crate sources that
 # building lens just downloaded into the cargo registry (real code, ~100 crates,
 # present on any machine that has built lens). Give directories to index those.
@@ -59,5 +59,24 @@ ask() {
 }
 ask 'where are the checksums of a bundle verified'
 ask 'how is the query turned into an embedding'
+
+# Serve it: the HTTP API on loopback, the bundle registered as the stable release.
+port="${LENS_DEMO_PORT:-3000}"
+state=$(mktemp -d)
 echo
-echo "bundle: $bundle  (try: $lens search --bundle $bundle --json 'your query')"
+echo "== lens serve --bundle $bundle --listen 127.0.0.1:$port --state $state"
+"$lens" serve --bundle "$bundle" --listen "127.0.0.1:$port" --state "$state" --audit-log "$state/audit.jsonl" 2> "$state/serve.log" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$state"' EXIT
+for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+echo "== curl http://127.0.0.1:$port/health"
+curl -s "http://127.0.0.1:$port/health" | head -c 400; echo
+echo "== curl -i 'http://127.0.0.1:$port/search?q=fn+search&limit=2'"
+curl -s -i "http://127.0.0.1:$port/search?q=fn+search&limit=2" | grep -iE '^(HTTP|x-lens-arm|x-lens-release|x-trace-id)' || true
+curl -s "http://127.0.0.1:$port/search?q=fn+search&limit=2" | head -c 600; echo
+echo "== curl http://127.0.0.1:$port/canary/status"
+curl -s "http://127.0.0.1:$port/canary/status" | head -c 300; echo
+kill "$server"
+wait "$server" 2>/dev/null || true
+echo
+echo "bundle: $bundle  (try: $lens search --bundle $bundle --json 'your query'; $lens serve --bundle $bundle)"

@@ -116,6 +116,14 @@ pub struct ApiError {
     pub retry_after_s: Option<u64>,
     /// What went wrong inside, for the log (5xx only; never sent).
     pub cause: Option<String>,
+    /// Refusal reasons and the answering release, when there are any (boxed:
+    /// errors travel in every `Result` of the routes).
+    pub extra: Option<Box<ErrorExtra>>,
+}
+
+/// The rarer parts of an error response.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorExtra {
     /// Every reason of a refusal (`canary_refused`), sent as `error.reasons`.
     pub reasons: Vec<serde_json::Value>,
     /// The release that answered (`X-Lens-Arm`, `X-Lens-Release`).
@@ -137,8 +145,7 @@ impl ApiError {
             message: message.into(),
             retry_after_s: None,
             cause: None,
-            reasons: Vec::new(),
-            arm: None,
+            extra: None,
         }
     }
 
@@ -151,8 +158,7 @@ impl ApiError {
                     .into(),
             retry_after_s: None,
             cause: Some(cause.to_string()),
-            reasons: Vec::new(),
-            arm: None,
+            extra: None,
         }
     }
 
@@ -170,7 +176,7 @@ impl ApiError {
     }
 
     pub fn with_reasons(mut self, reasons: Vec<serde_json::Value>) -> Self {
-        self.reasons = reasons;
+        self.extra.get_or_insert_default().reasons = reasons;
         self
     }
 
@@ -181,7 +187,7 @@ impl ApiError {
         } else {
             "stable"
         };
-        self.arm = Some((arm, version.to_string()));
+        self.extra.get_or_insert_default().arm = Some((arm, version.to_string()));
         self
     }
 }
@@ -205,15 +211,16 @@ impl From<lens_core::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = serde_json::json!({"code": self.code.as_str(), "message": self.message});
-        if !self.reasons.is_empty() {
-            error["reasons"] = serde_json::Value::Array(self.reasons);
+        let extra = self.extra.map(|b| *b).unwrap_or_default();
+        if !extra.reasons.is_empty() {
+            error["reasons"] = serde_json::Value::Array(extra.reasons);
         }
         let mut resp = (
             self.code.status(),
             Json(serde_json::json!({"error": error})),
         )
             .into_response();
-        if let Some((arm, version)) = &self.arm {
+        if let Some((arm, version)) = &extra.arm {
             let h = resp.headers_mut();
             h.insert("x-lens-arm", HeaderValue::from_static(arm));
             if let Ok(v) = HeaderValue::from_str(version) {

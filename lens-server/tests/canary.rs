@@ -174,7 +174,7 @@ fn kill_9_during_state_changes_leaves_the_state_before_or_after() {
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let (path, body) = if n % 2 == 0 {
+                    let (path, body) = if n.is_multiple_of(2) {
                         (
                             "/canary/killswitch",
                             format!("{{\"reason\": \"round {round} change {n}\"}}"),
