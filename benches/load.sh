@@ -26,7 +26,9 @@ requests_per_second = 1000000
 burst = 1000000
 max_inflight = $inflight
 TOML
-"$lens" serve --bundle "$bundle" --config "$work/lens.toml" 2> "$work/server.log" &
+# LENS_SERVE_ARGS: more flags for the server (e.g. --state DIR for a release store with a candidate).
+# shellcheck disable=SC2086
+"$lens" serve --bundle "$bundle" --config "$work/lens.toml" ${LENS_SERVE_ARGS:-} 2> "$work/server.log" &
 server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 # Warm the page cache and the server.

@@ -9,9 +9,11 @@ for i, q in ipairs(queries) do
   paths[i] = "/search?limit=50&context=0&q=case%3Ayes%20%22" .. q .. "%22"
 end
 local n = 0
+-- 1,000 client ids in turn, so that a canary splits the load as it splits users.
 request = function()
   n = n + 1
-  return wrk.format("GET", paths[(n % #paths) + 1])
+  local headers = { ["X-Client-Id"] = "bench-" .. (n % 1000) }
+  return wrk.format("GET", paths[(n % #paths) + 1], headers)
 end
 
 -- Per-status counts, printed as one JSON line for benches/load.sh.

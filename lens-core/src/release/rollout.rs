@@ -279,7 +279,8 @@ pub enum Event {
 }
 
 impl Event {
-    fn kind(&self) -> &'static str {
+    /// The event's name in history and logs.
+    pub fn kind(&self) -> &'static str {
         match self {
             Event::CutCandidate { .. } => "cut",
             Event::Progress { .. } => "progress",

@@ -106,6 +106,20 @@ fn current_state(store: &ReleaseStore) -> anyhow::Result<RolloutState> {
     }
 }
 
+/// The stable release the state names, and its record.
+fn stable_release(
+    store: &ReleaseStore,
+    state: &RolloutState,
+) -> anyhow::Result<(Version, Release)> {
+    let v = state
+        .stable
+        .as_ref()
+        .map(|s| s.version.clone())
+        .context("the rollout state names no stable release")?;
+    let r = store.read_release(&v)?;
+    Ok((v, r))
+}
+
 fn print_refusal(r: &Refusal) -> ExitCode {
     eprintln!("lens: refused:");
     for reason in &r.reasons {
@@ -135,12 +149,7 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
             "release {version} already exists in the store; releases are immutable, cut a new version"
         );
     }
-    let stable_version = state
-        .stable
-        .as_ref()
-        .map(|s| s.version.clone())
-        .context("the rollout state names no stable release")?;
-    let stable = store.read_release(&stable_version)?;
+    let (stable_version, stable) = stable_release(&store, &state)?;
     let stable_manifest = Engine::open(&store.bundle_of(&stable), Model::None)
         .with_context(|| format!("opening stable {stable_version}"))?
         .describe()
@@ -349,12 +358,7 @@ pub fn compat_drill(a: CompatDrillArgs) -> anyhow::Result<ExitCode> {
     let version = parse_version(&a.version)?;
     let store = a.store.open()?;
     let state = current_state(&store)?;
-    let stable_version = state
-        .stable
-        .as_ref()
-        .map(|s| s.version.clone())
-        .context("the rollout state names no stable release")?;
-    let stable = store.read_release(&stable_version)?;
+    let (stable_version, stable) = stable_release(&store, &state)?;
     let cand = store.read_release(&version)?;
     let mut checks = version_checks(&stable, &cand);
     let open = |r: &Release| -> Result<Engine, String> {

@@ -446,7 +446,7 @@ impl Releases {
         let now = now_ms();
         let before = self.snapshot().state.clone();
         let mut effects = Vec::new();
-        let kind = event_kind(&event);
+        let kind = event.kind();
         let result =
             state_file::update(&self.store.rollout_path(), &self.store.lock_path(), |cur| {
                 let (next, e) = apply(cur, event, now, &self.cfg)?;
@@ -600,17 +600,5 @@ impl Releases {
                 "config": self.cfg,
             }
         })
-    }
-}
-
-fn event_kind(e: &Event) -> &'static str {
-    match e {
-        Event::CutCandidate { .. } => "cut",
-        Event::Progress { .. } => "progress",
-        Event::IntervalJudged(_) => "interval",
-        Event::KillSwitch { .. } => "killswitch",
-        Event::Promote { .. } => "promote",
-        Event::Rollback => "rollback",
-        Event::Abandon => "abandon",
     }
 }
