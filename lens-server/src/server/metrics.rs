@@ -75,6 +75,20 @@ impl CanaryMetrics {
             state_unsafe: Gauge::default(),
             state_generation: Gauge::default(),
         };
+        // Every label set exists from the start, so rate() and absence alerts work at once.
+        for arm in ["stable", "candidate"] {
+            for outcome in ["ok", "error"] {
+                m.requests.get_or_create(&ArmOutcome {
+                    arm: arm.into(),
+                    outcome: outcome.into(),
+                });
+            }
+        }
+        for verdict in ["pass", "fail", "inconclusive"] {
+            m.intervals.get_or_create(&VerdictLabel {
+                verdict: verdict.into(),
+            });
+        }
         let r = registry.sub_registry_with_prefix("canary");
         r.register(
             "traffic_percent",
