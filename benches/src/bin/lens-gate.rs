@@ -95,14 +95,17 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             commit,
             tools,
         } => {
-            return compare(
+            let pass = compare(
                 &baseline,
                 &results,
                 classes.as_deref(),
                 update,
                 &commit,
                 &tools,
-            );
+            )?;
+            if !pass {
+                return Ok(std::process::ExitCode::FAILURE);
+            }
         }
         Cmd::Classes => CLASSES.iter().for_each(|c| println!("{c}")),
     }
@@ -690,7 +693,7 @@ fn compare(
     update: bool,
     commit: &str,
     tools: &str,
-) -> anyhow::Result<std::process::ExitCode> {
+) -> anyhow::Result<bool> {
     let measured = read_results(results)?;
     let wanted: Vec<String> = match classes {
         Some(c) => c.split(',').map(str::to_string).collect(),
@@ -710,7 +713,7 @@ fn compare(
         });
         std::fs::write(baseline, serde_json::to_string_pretty(&doc)? + "\n")?;
         eprintln!("lens-gate: baseline {} rewritten", baseline.display());
-        return Ok(std::process::ExitCode::SUCCESS);
+        return Ok(true);
     }
     let doc: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(baseline)
@@ -748,13 +751,60 @@ fn compare(
             "gate: pass (every class within {:.0}% of its baseline)",
             threshold * 100.0
         );
-        Ok(std::process::ExitCode::SUCCESS)
+        Ok(true)
     } else {
         println!(
             "gate: FAIL: {} more than {:.0}% slower than the baseline",
             failed.join(", "),
             threshold * 100.0
         );
-        Ok(std::process::ExitCode::FAILURE)
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.insert(
+                        p.strip_prefix(dir).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// The baseline holds only for this corpus: a change to the generator
+    /// must come with `gate.sh --update`.
+    #[test]
+    fn corpus_is_fixed() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        assert_eq!(write_corpus(a.path()).unwrap(), (600, 3_298_956));
+        write_corpus(b.path()).unwrap();
+        assert_eq!(files(a.path()), files(b.path()));
+    }
+
+    #[test]
+    fn gate_fails_past_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, res) = (dir.path().join("baseline.json"), dir.path().join("results"));
+        std::fs::write(&res, "symbol 1000\nhttp 2000\n").unwrap();
+        assert!(compare(&base, &res, Some("symbol,http"), true, "abc", "t").unwrap());
+        std::fs::write(&res, "symbol 1100\nhttp 1500\n").unwrap();
+        assert!(compare(&base, &res, Some("symbol,http"), false, "", "t").unwrap());
+        std::fs::write(&res, "symbol 1101\nhttp 1500\n").unwrap();
+        assert!(!compare(&base, &res, Some("symbol,http"), false, "", "t").unwrap());
+        assert!(compare(&base, &res, Some("http"), false, "", "t").unwrap());
     }
 }
