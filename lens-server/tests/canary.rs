@@ -301,3 +301,58 @@ fn over_http_each_client_keeps_the_arm_its_bucket_gives() {
         "{candidates} of 1000 on the candidate at 5%"
     );
 }
+
+#[test]
+fn a_torn_state_file_sends_the_candidate_nothing_and_degrades_health() {
+    let s = Setup::new();
+    let server = s.serve();
+    assert!(
+        s.cli(&["cut-rc", "--version", "1.1.0-rc.1"])
+            .status
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, _) = http(server.port, "POST", "/canary/progress", "", &[]);
+    assert_eq!(status, 200);
+    // Tear the file as a crash in the middle of a non-atomic write would.
+    let path = s.state().join("rollout.json");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, body) = http(server.port, "GET", "/canary/status", "", &[]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["canary_deployment"]["trafficPercentage"], 0.0, "{body}");
+    assert_eq!(v["canary_deployment"]["state"]["trusted"], false, "{body}");
+    let (_, health) = http(server.port, "GET", "/health", "", &[]);
+    let h: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(h["status"], "degraded", "{health}");
+    assert!(
+        h["reasons"].to_string().contains("cannot be trusted"),
+        "{health}"
+    );
+    for i in 0..200 {
+        let (_, reply) = http(
+            server.port,
+            "GET",
+            "/search?q=handler_1&limit=1",
+            "",
+            &[("X-Client-Id", &format!("c{i}"))],
+        );
+        assert!(reply.contains("\"arm\":\"stable\""), "{reply}");
+    }
+    // Writes refuse to overwrite the evidence; the kill switch says it is already at 0%.
+    let (status, reply) = http(
+        server.port,
+        "POST",
+        "/canary/killswitch",
+        "{\"reason\": \"x\"}",
+        &[],
+    );
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(std::fs::read(&path).unwrap(), &bytes[..bytes.len() / 2]);
+    // A newer format is not trusted either.
+    std::fs::write(&path, b"{\"format\":99,\"checksum\":\"0\",\"state\":{}}\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, body) = http(server.port, "GET", "/canary/status", "", &[]);
+    assert!(body.contains("newer"), "{body}");
+}

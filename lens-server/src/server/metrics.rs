@@ -78,14 +78,14 @@ impl CanaryMetrics {
         // Every label set exists from the start, so rate() and absence alerts work at once.
         for arm in ["stable", "candidate"] {
             for outcome in ["ok", "error"] {
-                m.requests.get_or_create(&ArmOutcome {
+                let _ = m.requests.get_or_create(&ArmOutcome {
                     arm: arm.into(),
                     outcome: outcome.into(),
                 });
             }
         }
         for verdict in ["pass", "fail", "inconclusive"] {
-            m.intervals.get_or_create(&VerdictLabel {
+            let _ = m.intervals.get_or_create(&VerdictLabel {
                 verdict: verdict.into(),
             });
         }

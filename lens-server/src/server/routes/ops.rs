@@ -57,9 +57,11 @@ fn health_json(st: &AppState) -> serde_json::Value {
             d.dir.display()
         ));
     }
+    let releases = releases_health(st, &mut reasons);
     let status = if reasons.is_empty() { "ok" } else { "degraded" };
     serde_json::json!({
         "status": status,
+        "releases": releases,
         "reasons": reasons,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": st.started.elapsed().as_secs(),
@@ -193,6 +195,51 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// The releases served, and why the rollout is degraded when it is: an
+/// untrusted state file (the candidate held at 0%), or a candidate the state
+/// names that could not be opened.
+fn releases_health(st: &AppState, reasons: &mut Vec<String>) -> serde_json::Value {
+    let Some(r) = &st.releases else {
+        return serde_json::Value::Null;
+    };
+    let snap = r.snapshot();
+    if let Some(why) = &snap.unsafe_reason {
+        reasons.push(format!(
+            "the rollout state cannot be trusted ({why}); the candidate is held at 0%"
+        ));
+    }
+    let named = snap.state.candidate.as_ref().map(|c| c.version.to_string());
+    let loaded = r.candidate().map(|c| c.version.to_string());
+    if named.is_some() && named != loaded {
+        reasons.push(format!(
+            "candidate {} cannot be opened; it gets no traffic (the server log has the cause)",
+            named.as_deref().unwrap_or("")
+        ));
+    }
+    serde_json::json!({
+        "store": r.store.root(), "stable": snap.state.stable.as_ref().map(|s| s.version.to_string()),
+        "candidate": named, "candidate_loaded": loaded.is_some(),
+        "traffic_percent": snap.traffic_percent(), "state_trusted": snap.unsafe_reason.is_none(),
+    })
+}
+
+/// `dashboard_state.canary`: the rollout at a glance (the whole of it is `/canary/status`).
+fn canary_dashboard(st: &AppState) -> serde_json::Value {
+    let Some(r) = &st.releases else {
+        return serde_json::Value::Null;
+    };
+    let s = r.status_json();
+    let c = &s["canary_deployment"];
+    serde_json::json!({
+        "trafficPercentage": c["trafficPercentage"], "stage": c["stage"], "phase": c["phase"],
+        "candidate": c["candidate"], "stable": c["stable"], "nextStage": c["nextStage"],
+        "killSwitch": c["killSwitch"], "state_trusted": c["state"]["trusted"],
+        "arms": c["arms"], "last_interval": c["intervals"].get(0),
+        "consecutive_failures": c["consecutive_failures"],
+        "rollbacks": c["rollback_events"].as_array().map_or(0, Vec::len),
+    })
+}
+
 pub async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
     let a = st.window.summary();
     let alerts = Window::alerts(&a);
@@ -207,6 +254,7 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
             },
             "health": {"status": health["status"], "reasons": health["reasons"]},
             "recent_alerts": alerts,
+            "canary": canary_dashboard(&st),
         }
     }))
     .into_response()
