@@ -28,7 +28,10 @@ max_inflight = $inflight
 TOML
 # LENS_SERVE_ARGS: more flags for the server (e.g. --state DIR for a release store with a candidate).
 # shellcheck disable=SC2086
-"$lens" serve --bundle "$bundle" --config "$work/lens.toml" ${LENS_SERVE_ARGS:-} 2> "$work/server.log" &
+# A fresh release store per run (LENS_NO_STATE=1 for builds from before the release store).
+state_args="--state $work/state"
+[ "${LENS_NO_STATE:-0}" = 1 ] && state_args=""
+"$lens" serve --bundle "$bundle" --config "$work/lens.toml" $state_args ${LENS_SERVE_ARGS:-} 2> "$work/server.log" &
 server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 # Warm the page cache and the server.

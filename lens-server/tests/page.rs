@@ -114,6 +114,8 @@ fn page_searches_highlights_and_opens_files_from_the_keyboard() {
             ])
             .arg("--audit-log")
             .arg(dir.path().join("audit.jsonl"))
+            .arg("--state")
+            .arg(dir.path().join("state"))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),

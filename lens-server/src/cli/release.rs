@@ -40,15 +40,41 @@ impl StoreArgs {
         ReleaseStore::open(&dir).with_context(|| format!("release store {}", dir.display()))
     }
 
-    fn canary(&self) -> anyhow::Result<CanaryConfig> {
+    fn server_config(&self) -> anyhow::Result<Config> {
         let path = match &self.config {
             Some(p) => Some(p.clone()),
             None => Some(PathBuf::from("lens.toml")).filter(|p| p.is_file()),
         };
         match path {
-            Some(p) => Ok(Config::load(&p)?.canary),
-            None => Ok(CanaryConfig::default()),
+            Some(p) => Config::load(&p),
+            None => Ok(Config::default()),
         }
+    }
+
+    fn canary(&self) -> anyhow::Result<CanaryConfig> {
+        Ok(self.server_config()?.canary)
+    }
+
+    /// Records a CLI change in the server's audit log (the config's `audit_log`, if any).
+    fn audit(&self, command: &str, change: serde_json::Value) -> anyhow::Result<()> {
+        let Some(path) = self.server_config()?.audit_log else {
+            return Ok(());
+        };
+        let log = lens_server::server::audit::AuditLog::open(&path)
+            .with_context(|| format!("audit log {}", path.display()))?;
+        let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+        log.record(&lens_server::server::audit::AuditEvent {
+            time: lens_server::server::audit::now_rfc3339(),
+            trace_id: "",
+            key_id: Some(&format!("cli:{who}")),
+            route: command,
+            method: "CLI",
+            decision: "allow",
+            reasons: Vec::new(),
+            status: 0,
+            change: Some(change),
+        });
+        Ok(())
     }
 }
 
@@ -225,11 +251,14 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
         Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
         Err(e) => return Err(e.into()),
     };
-    store.append_event(&json!({
+    let event = json!({
         "time": lens_server::server::audit::now_rfc3339(), "event": "candidate_cut",
         "by": "lens cut-rc", "version": version.to_string(), "parent": stable_version.to_string(),
         "generation": next.generation, "effects": effects,
-    }))?;
+        "before": state.stage_label(), "after": next.stage_label(),
+    });
+    store.append_event(&event)?;
+    a.store.audit("lens cut-rc", event)?;
     let c = &summary.manifest.counts;
     if a.json {
         println!(
@@ -493,6 +522,10 @@ pub fn canary(a: CanaryArgs) -> anyhow::Result<ExitCode> {
     let store = a.store.open()?;
     let cfg = a.store.canary()?;
     let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let reason = match &a.action {
+        CanaryAction::Kill { reason } => Some(reason.clone()),
+        _ => None,
+    };
     let event = match a.action {
         CanaryAction::Status => {
             let s = current_state(&store)?;
@@ -531,11 +564,13 @@ pub fn canary(a: CanaryArgs) -> anyhow::Result<ExitCode> {
         Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
         Err(e) => return Err(e.into()),
     };
-    store.append_event(&json!({
+    let line = json!({
         "time": lens_server::server::audit::now_rfc3339(), "event": kind,
         "by": format!("cli:{user}"), "generation": next.generation,
-        "before": before, "after": next.stage_label(),
-    }))?;
+        "before": before, "after": next.stage_label(), "reason": reason,
+    });
+    store.append_event(&line)?;
+    a.store.audit("lens canary", line)?;
     println!(
         "lens: {} (generation {})",
         next.stage_label(),

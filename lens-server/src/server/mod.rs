@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use lens_core::{Engine, RequestLimits};
+use lens_core::{Engine, RequestLimits, Searcher};
 use tokio::sync::Semaphore;
 
 use self::audit::AuditLog;
@@ -107,7 +107,22 @@ impl AppState {
                 r.refresh(&metrics.canary);
                 // The stable release serves as its store entry says (its ranking, its version).
                 if let Some(v) = r.stable_version() {
-                    engine = r.open_release(&v)?;
+                    engine = r.open_release(&v).map_err(|e| {
+                        anyhow::anyhow!(
+                            "the release store {} serves stable {v}, which cannot be opened ({e:#}); \
+                             pass --state DIR for another store, or repair this one",
+                            dir.display()
+                        )
+                    })?;
+                    if engine.describe().dir.canonicalize().ok() != bundle_dir.canonicalize().ok() {
+                        tracing::warn!(
+                            target: "lens::http",
+                            store = %dir.display(),
+                            "the store's stable release {v} is {}, not --bundle {}: serving the release",
+                            engine.describe().dir.display(),
+                            bundle_dir.display()
+                        );
+                    }
                 }
                 Some(r)
             }
@@ -160,6 +175,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// What the judge changed by itself (a rollback, an automatic progress) goes
+/// to the audit log beside the operators' changes.
+fn audit_judgement(st: &AppState, effect: &lens_core::release::Effect) {
+    use lens_core::release::Effect;
+    if !matches!(
+        effect,
+        Effect::RolledBack { .. } | Effect::Progressed { .. }
+    ) {
+        return;
+    }
+    st.audit.record(&audit::AuditEvent {
+        time: audit::now_rfc3339(),
+        trace_id: "",
+        key_id: None,
+        route: "canary judge",
+        method: "INTERVAL",
+        decision: "allow",
+        reasons: Vec::new(),
+        status: 200,
+        change: serde_json::to_value(effect).ok(),
+    });
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let app = router(state.clone());
@@ -184,7 +222,11 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
                     _ = judge.tick() => {
                         let s = st.clone();
                         let _ = tokio::task::spawn_blocking(move || {
-                            if let Some(r) = &s.releases { r.tick(&s.metrics.canary); }
+                            if let Some(r) = &s.releases {
+                                for e in r.tick(&s.metrics.canary) {
+                                    audit_judgement(&s, &e);
+                                }
+                            }
                         }).await;
                     }
                     // A candidate cut, promoted or killed by the CLI is noticed within a second.
