@@ -608,6 +608,79 @@ fn run_engine(
     Ok(hits)
 }
 
+/// A server over a release store whose candidate (a second release of the
+/// same bundle) serves `percent`% of clients.
+fn canary_state(
+    bundle: &Path,
+    dir: &Path,
+    percent: f64,
+    audit: &Path,
+) -> anyhow::Result<Arc<lens_server::server::AppState>> {
+    use lens_core::release::store::{Release, ReleaseStore};
+    use lens_core::release::{CanaryConfig, Event, Refusal, Version, apply, update};
+    use lens_server::server::auth::Policy;
+    use lens_server::server::config::Config;
+    use lens_server::server::semantic::SemanticService;
+    let state_dir = dir.join("state");
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let cfg = CanaryConfig {
+        stages: if percent >= 100.0 {
+            vec![100.0]
+        } else {
+            vec![percent.max(0.01), 100.0]
+        },
+        soak_seconds: if percent >= 100.0 {
+            vec![0]
+        } else {
+            vec![0, 0]
+        },
+        auto_progress: if percent >= 100.0 {
+            vec![false]
+        } else {
+            vec![false, false]
+        },
+        ..CanaryConfig::default()
+    };
+    let config = || Config {
+        canary: cfg.clone(),
+        ..Config::default()
+    };
+    let server = |c: Config| {
+        lens_server::server::AppState::with_store(
+            bundle,
+            Some(&state_dir),
+            c,
+            Policy::Permissive,
+            audit,
+            SemanticService::disabled("the gate loads no model"),
+        )
+    };
+    drop(server(config())?); // registers the stable release
+    let store = ReleaseStore::open(&state_dir)?;
+    let engine = Engine::open(bundle, Model::None)?;
+    let v = Version::parse("99.0.0")?;
+    let r = Release::from_manifest(
+        v.clone(),
+        bundle.canonicalize()?,
+        &engine.describe().manifest,
+        None,
+        "cut",
+    );
+    store.write_release(&r, engine.ranking())?;
+    update(&store.rollout_path(), &store.lock_path(), |cur| {
+        let (s, _) = apply(cur, Event::CutCandidate { version: v.clone() }, 1, &cfg)?;
+        if percent <= 0.0 {
+            return Ok::<_, Refusal>(s);
+        }
+        let go = Event::Progress {
+            restart: false,
+            approved_by: Some("bench".into()),
+        };
+        Ok(apply(&s, go, 2, &cfg)?.0)
+    })?;
+    server(config())
+}
+
 fn run_http(bundle: &Path, dir: &Path, rounds: usize) -> anyhow::Result<Vec<usize>> {
     use axum::body::Body;
     use http_body_util::BodyExt;
@@ -618,24 +691,37 @@ fn run_http(bundle: &Path, dir: &Path, rounds: usize) -> anyhow::Result<Vec<usiz
     use tower::ServiceExt;
 
     let audit = dir.join("audit.jsonl");
-    let state: Arc<AppState> = AppState::new(
-        bundle,
-        Config::default(),
-        Policy::Permissive,
-        &audit,
-        SemanticService::disabled("the gate loads no model"),
-    )?;
+    // LENS_GATE_CANARY=P (not part of the gate): the same requests through a
+    // release store with a candidate (the same bundle) at P% of clients, to
+    // count what the router costs (benches/README.md, "Router cost").
+    let canary: Option<f64> = std::env::var("LENS_GATE_CANARY")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()?;
+    let state: Arc<AppState> = match canary {
+        None => AppState::new(
+            bundle,
+            Config::default(),
+            Policy::Permissive,
+            &audit,
+            SemanticService::disabled("the gate loads no model"),
+        )?,
+        Some(p) => canary_state(bundle, dir, p, &audit)?,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let round = || -> anyhow::Result<Vec<usize>> {
+    let mut client = 0u64;
+    let mut round = || -> anyhow::Result<Vec<usize>> {
         let mut hits = Vec::new();
         for uri in HTTP_QUERIES {
             let (status, body) = rt.block_on(async {
-                let req = axum::http::Request::builder()
-                    .method("GET")
-                    .uri(*uri)
-                    .body(Body::empty())?;
+                let mut req = axum::http::Request::builder().method("GET").uri(*uri);
+                if canary.is_some() {
+                    client += 1;
+                    req = req.header("x-client-id", format!("bench-{client}"));
+                }
+                let req = req.body(Body::empty())?;
                 let resp = router(state.clone()).oneshot(req).await?;
                 let status = resp.status();
                 let body = resp.into_body().collect().await?.to_bytes();
