@@ -158,6 +158,13 @@ jq -c '.error.reasons' refusal2.json
 expect "refusal status" "$code" "409"
 expect "reason" "$(jq -r '.error.reasons[0].code' refusal2.json)" "kill_switch_active"
 
+step "a new cut-rc is a new rollout: the killed candidate is abandoned for it, the kill switch cleared"
+lens cut-rc --version 1.0.0-rc.2
+sleep 1.5
+status | jq -c '.canary_deployment | {candidate, trafficPercentage, phase, killSwitch: .killSwitch.active}'
+expect "candidate" "$(status | jq -r '.canary_deployment.candidate')" "1.0.0-rc.2"
+expect "kill switch" "$(status | jq '.canary_deployment.killSwitch.active')" "false"
+
 step "the audit log and the event log have every change"
 jq -c 'select(.change != null) | {route, key_id, trace_id, change: {reason: .change.reason, before: .change.before, after: .change.after}}' audit.jsonl | tail -4
 jq -r '.event' .lens/events.jsonl | sort | uniq -c

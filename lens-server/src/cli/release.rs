@@ -132,6 +132,33 @@ fn current_state(store: &ReleaseStore) -> anyhow::Result<RolloutState> {
     }
 }
 
+/// `version` as the new candidate. A candidate the kill switch or the judge
+/// sent to 0% is abandoned for it (a new cut is a new rollout); an active one
+/// (ready or rolling) refuses.
+fn cut(
+    state: &RolloutState,
+    version: &Version,
+    now: u64,
+    cfg: &CanaryConfig,
+) -> Result<(RolloutState, Vec<lens_core::release::Effect>), Refusal> {
+    use lens_core::release::Phase;
+    let stopped = state
+        .candidate
+        .as_ref()
+        .is_some_and(|c| matches!(c.phase, Phase::Killed | Phase::RolledBack));
+    let (base, mut effects) = if stopped {
+        apply(state, Event::Abandon, now, cfg)?
+    } else {
+        (state.clone(), Vec::new())
+    };
+    let event = Event::CutCandidate {
+        version: version.clone(),
+    };
+    let (next, more) = apply(&base, event, now, cfg)?;
+    effects.extend(more);
+    Ok((next, effects))
+}
+
 /// The stable release the state names, and its record.
 fn stable_release(
     store: &ReleaseStore,
@@ -160,14 +187,7 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.store.canary()?;
     let state = current_state(&store)?;
     // Refuse before building: a second candidate, or a version not newer than stable.
-    if let Err(r) = apply(
-        &state,
-        Event::CutCandidate {
-            version: version.clone(),
-        },
-        0,
-        &cfg,
-    ) {
+    if let Err(r) = cut(&state, &version, 0, &cfg) {
         return Ok(print_refusal(&r));
     }
     if store.has_release(&version) {
@@ -235,14 +255,7 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
     let now = lens_server::server::canary::now_ms();
     let mut effects = Vec::new();
     let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
-        let (next, e) = apply(
-            cur,
-            Event::CutCandidate {
-                version: version.clone(),
-            },
-            now,
-            &cfg,
-        )?;
+        let (next, e) = cut(cur, &version, now, &cfg)?;
         effects = e;
         Ok::<_, Refusal>(next)
     });
