@@ -206,6 +206,23 @@ async fn every_route_answers() {
         text.contains("lens_stage_duration_seconds_bucket{le=\"0.0001\",stage=\"stage_a\"}"),
         "{text}"
     );
+    assert_eq!(
+        r.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(!text.contains("# EOF"));
+    let accept = [(
+        "accept",
+        "application/openmetrics-text; version=1.0.0,text/plain;q=0.5",
+    )];
+    let r = call(st, "GET", "/metrics", Some("k-ops"), None, &accept).await;
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0"),
+    );
+    assert!(String::from_utf8(r.body).unwrap().ends_with("# EOF\n"));
     let r = call(st, "GET", "/monitoring/dashboard", Some("k-ops"), None, &[]).await;
     let v = r.json();
     let d = &v["dashboard_state"];

@@ -310,6 +310,39 @@ impl Metrics {
             query_embedding_cache_misses.clone(),
         );
         let canary = CanaryMetrics::register(&mut registry);
+        // Label sets known in advance exist at zero from the first scrape, so
+        // rate() and absence alerts work before anything happened.
+        for code in crate::errors::ErrorCode::ALL {
+            let status = code.status();
+            if status.is_client_error() || status.as_u16() == 503 {
+                let _ = rejected.get_or_create(&ReasonLabel {
+                    reason: code.as_str().into(),
+                });
+            }
+        }
+        for decision in ["allowed", "limited"] {
+            let _ = rate_limit.get_or_create(&DecisionLabel {
+                decision: decision.into(),
+            });
+        }
+        for decision in ["natural_language", "code"] {
+            let _ = semantic_gate.get_or_create(&DecisionLabel {
+                decision: decision.into(),
+            });
+        }
+        for outcome in [
+            "ran",
+            "skipped_deadline",
+            "no_model",
+            "no_embeddings",
+            "model_mismatch",
+            "disabled",
+            "failed",
+        ] {
+            let _ = stage_c_queries.get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            });
+        }
         Metrics {
             canary,
             semantic_gate,
@@ -345,10 +378,57 @@ impl Metrics {
             .inc();
     }
 
-    pub fn encode(&self) -> String {
+    /// OpenMetrics text (`application/openmetrics-text; version=1.0.0`).
+    pub fn encode_openmetrics(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String");
         out
     }
+
+    /// The Prometheus text format (`text/plain; version=0.0.4`).
+    pub fn encode(&self) -> String {
+        openmetrics_to_prometheus(&self.encode_openmetrics())
+    }
+}
+
+/// OpenMetrics text as the Prometheus text format: a counter family's HELP
+/// and TYPE name its `_total` samples, `unknown` is `untyped`, and the
+/// `# UNIT` and `# EOF` lines (OpenMetrics only) go.
+pub fn openmetrics_to_prometheus(text: &str) -> String {
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = line
+            .strip_prefix("# HELP ")
+            .map(|r| ("# HELP ", r))
+            .or_else(|| line.strip_prefix("# TYPE ").map(|r| ("# TYPE ", r)));
+        match meta {
+            Some((kind, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let tail = if kind == "# TYPE " && tail == "unknown" {
+                    "untyped"
+                } else {
+                    tail
+                };
+                out.push_str(kind);
+                out.push_str(name);
+                if counters.contains(name) {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -164,7 +164,8 @@ fn stage_b_json(st: &AppState) -> serde_json::Value {
     })
 }
 
-pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+/// Prometheus text by default; OpenMetrics when the scraper's `Accept` asks for it.
+pub async fn metrics(State(st): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
     {
         let engine = st.engine.load();
         let r = engine.reader();
@@ -185,14 +186,29 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
             m.query_embedding_cache_misses.set(misses as i64);
         }
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        st.metrics.encode(),
-    )
-        .into_response()
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            st.metrics.encode_openmetrics(),
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            st.metrics.encode(),
+        )
+            .into_response()
+    }
 }
 
 /// The releases served, and why the rollout is degraded when it is: an
