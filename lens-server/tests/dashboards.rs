@@ -214,3 +214,20 @@ fn metrics_are_valid_prometheus_text_and_openmetrics() {
     assert!(om.ends_with("# EOF\n"));
     assert!(om.contains("# TYPE lens_load_shed counter"), "{om}");
 }
+
+/// `promtool test rules`: the alerts with cases in `lens-alerts.test.yml`
+/// fire on a provoked breach and stay silent on a quiet series.
+#[test]
+fn promtool_rule_tests_fire_and_stay_silent() {
+    let out = std::process::Command::new("/usr/bin/promtool")
+        .args(["test", "rules"])
+        .arg(dashboards_dir().join("prometheus/lens-alerts.test.yml"))
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.contains("SUCCESS"), "{said}");
+}
