@@ -356,3 +356,116 @@ fn a_torn_state_file_sends_the_candidate_nothing_and_degrades_health() {
     let (_, body) = http(server.port, "GET", "/canary/status", "", &[]);
     assert!(body.contains("newer"), "{body}");
 }
+
+/// A real Prometheus (Debian's) scrapes a live `lens serve` and evaluates
+/// `dashboards/prometheus/lens-alerts.yml`: nothing fires on a quiet server;
+/// pulling the kill switch makes `LensKillSwitchTriggered` fire in
+/// Prometheus's own `/api/v1/alerts`.
+#[test]
+fn a_real_prometheus_fires_the_kill_switch_alert() {
+    let prometheus = "/usr/bin/prometheus";
+    assert!(
+        Path::new(prometheus).exists(),
+        "{prometheus} is missing: .ci/run installs Debian's prometheus"
+    );
+    let s = Setup::new();
+    let server = s.serve();
+    assert!(
+        s.cli(&["cut-rc", "--version", "1.1.0-rc.1"])
+            .status
+            .success()
+    );
+    let work = s.dir.path().join("prometheus");
+    std::fs::create_dir_all(&work).unwrap();
+    let rules =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards/prometheus/lens-alerts.yml");
+    std::fs::write(
+        work.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
+             scrape_configs:\n  - job_name: lens\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+            rules.canonicalize().unwrap().display(),
+            server.port
+        ),
+    )
+    .unwrap();
+    let prom_port = free_port();
+    let mut prom = std::process::Command::new(prometheus)
+        .arg(format!(
+            "--config.file={}",
+            work.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            work.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let alerts = || -> Vec<(String, String)> {
+        let (_, body) = http(prom_port, "GET", "/api/v1/alerts", "", &[]);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        v["data"]["alerts"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        (
+                            x["labels"]["alertname"].as_str().unwrap_or("").to_string(),
+                            x["state"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let scraped = || {
+        let q = "/api/v1/query?query=lens_canary_killswitch_active";
+        let (_, body) = http(prom_port, "GET", q, "", &[]);
+        body.contains("\"result\":[{")
+    };
+    let t = Instant::now();
+    while !scraped() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "Prometheus never scraped lens"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let quiet: Vec<_> = alerts()
+        .into_iter()
+        .filter(|(_, state)| state == "firing")
+        .collect();
+    assert!(
+        quiet.is_empty(),
+        "alerts firing on a quiet server: {quiet:?}"
+    );
+    let (status, body) = http(
+        server.port,
+        "POST",
+        "/canary/killswitch",
+        "{\"reason\": \"alert drill\"}",
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let t = Instant::now();
+    loop {
+        let now = alerts();
+        if now
+            .iter()
+            .any(|(n, s)| n == "LensKillSwitchTriggered" && s == "firing")
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the kill switch alert never fired: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = prom.kill();
+    let _ = prom.wait();
+}
