@@ -38,6 +38,7 @@ pub mod searcher;
 pub mod semantic;
 pub mod symbols;
 pub mod text_index;
+pub mod thresholds;
 pub mod tokenize;
 
 pub use bundle::{BundleBuilder, BundleReader};

@@ -231,3 +231,75 @@ fn promtool_rule_tests_fire_and_stay_silent() {
     );
     assert!(out.status.success() && said.contains("SUCCESS"), "{said}");
 }
+
+/// The alert rules say the numbers `dashboards/thresholds.toml` says (the
+/// dashboard's alerts and the canary read them from there too).
+#[test]
+fn alert_rules_use_the_one_source_of_thresholds() {
+    let t = lens_core::thresholds::thresholds();
+    let rules =
+        std::fs::read_to_string(dashboards_dir().join("prometheus/lens-alerts.yml")).unwrap();
+    let expr_of = |alert: &str| -> String {
+        let start = rules
+            .find(&format!("- alert: {alert}\n"))
+            .unwrap_or_else(|| panic!("no alert {alert}"));
+        let rest = &rules[start..];
+        let expr = &rest[rest.find("expr:").unwrap()..];
+        let end = expr
+            .find("\n        for:")
+            .or_else(|| expr.find("\n        labels:"))
+            .unwrap();
+        expr[..end].to_string()
+    };
+    let num = |x: f64| format!("{x}");
+    let cases = [
+        (
+            "LensStageAP95Above5ms",
+            format!("> {}", num(t.stage_a_p95_ms / 1000.0)),
+        ),
+        (
+            "LensTailLatencyViolation",
+            format!("> {} * histogram_quantile(0.95", num(t.tail_p99_over_p95)),
+        ),
+        ("LensErrorRateSpike", format!("> {}", num(t.error_rate))),
+        (
+            "LensStageBP95Above300ms",
+            format!("> {}", num(t.stage_b_p95_ms / 1000.0)),
+        ),
+        (
+            "LensStageCP95Above300ms",
+            format!("> {}", num(t.stage_c_p95_ms / 1000.0)),
+        ),
+        (
+            "LensSymbolCacheHitRateLow",
+            format!("< {}", num(t.symbol_cache_hit_rate)),
+        ),
+        (
+            "LensLsifCoverageRegression",
+            format!("- {}", num(t.lsif_coverage_drop)),
+        ),
+        (
+            "LensSemanticGatingRateLow",
+            format!("< {}", num(t.semantic_gating_rate)),
+        ),
+        (
+            "LensConfidenceCutoffRateLow",
+            format!("< {}", num(t.confidence_cutoff_rate)),
+        ),
+        (
+            "LensCanaryErrorRateHigh",
+            format!("> {}", num(t.canary_error_rate)),
+        ),
+    ];
+    for (alert, wanted) in cases {
+        let expr = expr_of(alert);
+        assert!(
+            expr.contains(&wanted),
+            "{alert}: wanted `{wanted}` (dashboards/thresholds.toml) in {expr}"
+        );
+    }
+    assert_eq!(
+        lens_core::release::CanaryConfig::default().max_error_rate,
+        t.canary_error_rate
+    );
+}

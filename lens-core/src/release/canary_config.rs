@@ -43,7 +43,7 @@ impl Default for CanaryConfig {
             auto_progress: vec![true, false, false],
             interval_seconds: 30,
             min_requests: 200,
-            max_error_rate: 0.03,
+            max_error_rate: crate::thresholds::thresholds().canary_error_rate,
             max_p95_ratio: 1.10,
             failure_limit: 3,
             error_rate_margin: 0.01,

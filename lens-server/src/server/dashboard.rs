@@ -6,8 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Runbook thresholds.
-pub const STAGE_A_P95_SLO_MS: f64 = 5.0;
-pub const ERROR_RATE_ALERT: f64 = 0.05;
+use lens_core::thresholds::thresholds;
 
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -139,11 +138,12 @@ impl Window {
         if stage_a.requests == 0 {
             return out;
         }
-        if stage_a.p95_latency_ms > STAGE_A_P95_SLO_MS {
+        let t = thresholds();
+        if stage_a.p95_latency_ms > t.stage_a_p95_ms {
             out.push(Alert {
                 alert: "Stage-A p95 > 5ms",
                 severity: "critical",
-                threshold: ">5ms".into(),
+                threshold: format!(">{}ms", t.stage_a_p95_ms),
                 value: stage_a.p95_latency_ms,
             });
         }
@@ -151,15 +151,15 @@ impl Window {
             out.push(Alert {
                 alert: "Tail latency violation",
                 severity: "critical",
-                threshold: "p99 > 2×p95".into(),
+                threshold: format!("p99 > {}×p95", t.tail_p99_over_p95),
                 value: stage_a.p99_latency_ms,
             });
         }
-        if stage_a.error_rate > ERROR_RATE_ALERT {
+        if stage_a.error_rate > t.error_rate {
             out.push(Alert {
                 alert: "Error rate spike",
                 severity: "critical",
-                threshold: ">5%".into(),
+                threshold: format!(">{}%", t.error_rate * 100.0),
                 value: stage_a.error_rate,
             });
         }
@@ -167,9 +167,9 @@ impl Window {
     }
 }
 
-/// p99 ≤ 2 × p95.
+/// p99 ≤ 2 × p95 (the factor from `dashboards/thresholds.toml`).
 pub fn tail_compliant(s: &StageA) -> bool {
-    s.p99_latency_ms <= 2.0 * s.p95_latency_ms
+    s.p99_latency_ms <= thresholds().tail_p99_over_p95 * s.p95_latency_ms
 }
 
 #[cfg(test)]

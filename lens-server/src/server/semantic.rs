@@ -11,11 +11,6 @@ use lens_core::semantic::{Embedder, SemanticStats, StageC, StageCState};
 
 use super::dashboard::{Recent, percentile, ratio};
 
-/// Runbook thresholds for Stage-C.
-pub const SEMANTIC_GATING_RATE_SLO: f64 = 0.70;
-pub const CONFIDENCE_CUTOFF_RATE_SLO: f64 = 0.12;
-pub const STAGE_C_P95_SLO_MS: f64 = 300.0;
-
 /// What became of the embedding model at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelState {

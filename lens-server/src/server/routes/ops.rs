@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use lens_core::{Engine, Searcher};
 
 use super::super::AppState;
-use super::super::dashboard::{STAGE_A_P95_SLO_MS, Window, tail_compliant};
+use super::super::dashboard::{Window, tail_compliant};
 use super::super::semantic::ModelState;
 use super::blocking;
 use crate::errors::{ApiError, ErrorCode};
@@ -265,7 +265,7 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
             "metrics": {"performance": {"stageA": a, "stageB": stage_b_json(&st), "stageC": stage_c_json(&st)}},
             "sla_compliance": {
                 "tail_latency_compliant": tail_compliant(&a),
-                "stage_a_p95_within_slo": a.p95_latency_ms <= STAGE_A_P95_SLO_MS,
+                "stage_a_p95_within_slo": a.p95_latency_ms <= lens_core::thresholds::thresholds().stage_a_p95_ms,
                 "window_seconds": 300,
             },
             "health": {"status": health["status"], "reasons": health["reasons"]},
