@@ -336,7 +336,7 @@ fn definition_share(s: &dyn Searcher, golden: &GoldenSet) -> (f64, Vec<serde_jso
             .and_then(|h| h.into_iter().next());
         let ok = top
             .as_ref()
-            .is_some_and(|h| &*h.repo == d.repo && &*h.path == d.path && h.line == d.line);
+            .is_some_and(|h| *h.repo == *d.repo && *h.path == *d.path && h.line == d.line);
         if ok {
             first += 1;
         } else {
