@@ -133,11 +133,11 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// The runbook's thresholds (a search of this bundle takes well under a
 /// millisecond even unoptimised; the planted sleep is above the 5 ms budget),
-/// with a tail floor: this machine is shared, and at sub-millisecond p95 one
-/// descheduled search breaks the 2× ratio.
+/// with a 10 ms tail floor: this machine is shared, and at sub-millisecond p95
+/// one descheduled search (seen: 3–6 ms) breaks the 2× ratio.
 fn thresholds() -> Thresholds {
     Thresholds {
-        tail_floor_ms: 3.0,
+        tail_floor_ms: 10.0,
         ..Thresholds::default()
     }
 }
@@ -384,7 +384,7 @@ fn rare_slow_searches_fail_tail_latency() {
     // 1 in 40 (2.5%): above p99's share, below p95's.
     let r = run_planted(Defect::Spike {
         every: 40,
-        ms: 20,
+        ms: 40,
         calls: AtomicUsize::new(0),
     });
     assert_only(&r, &[gates::TAIL_LATENCY], false);
