@@ -311,6 +311,31 @@ fn clean_candidate_passes_every_gate() {
     assert!(r.recommendations.is_empty());
     let span = r.gate(gates::SPAN_COVERAGE).unwrap();
     assert_eq!(span.value, Some(1.0));
+    // Per-gate wall time on this bundle (shown with --nocapture).
+    let (c, t) = (Target::engine(&f.full), thresholds());
+    let time = |name: &str, run: &dyn Fn()| {
+        let started = std::time::Instant::now();
+        run();
+        eprintln!("  {name:24} {:?}", started.elapsed());
+    };
+    time("span_coverage", &|| {
+        drop(gates::span_coverage(c, &f.golden, &t))
+    });
+    time("recall_at_50", &|| {
+        drop(gates::recall_at_50(&f.full, &f.full, &f.golden, &t))
+    });
+    time("definition_first", &|| {
+        drop(gates::definition_first(&f.full, &f.full, &f.golden))
+    });
+    time("consistency", &|| {
+        drop(gates::consistency(&f.full, &f.full, &f.golden))
+    });
+    time("index_completeness", &|| {
+        drop(gates::index_completeness(&f.full, &f.full))
+    });
+    time("latency (both gates)", &|| {
+        drop(gates::latency(&f.full, &f.golden, &t))
+    });
 }
 
 #[test]
