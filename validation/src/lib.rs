@@ -4,6 +4,7 @@
 //! recall@k and MRR@k, computed per query and averaged over a set.
 
 pub mod ctags;
+pub mod gates;
 
 use std::collections::HashMap;
 use std::hash::Hash;

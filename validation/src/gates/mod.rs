@@ -1,0 +1,626 @@
+//! Quality gates for a release candidate (RELEASES.md, "Gates"): each gate is
+//! measured with lens's own search path ([`Searcher`]) against a brute-force
+//! scan of the bundle's content or against the stable, never asserted.
+//!
+//! A [`Target`] is what a gate measures: the searcher requests go through
+//! (possibly a wrapper, a router or shards) and the bundle whose content is
+//! the reference for it.
+
+pub mod golden;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use lens_core::{Deadline, Engine, Hit, Options, QueryInput, Request, RequestLimits, Searcher};
+use serde_json::json;
+
+pub use golden::{Corpus, DefinitionQuery, GoldenSet, LexicalQuery, QueryKind, Scan, Span, sample};
+pub use report::{GateReport, GateResult, GateStatus, recommendations_for};
+
+pub const SPAN_COVERAGE: &str = "span_coverage";
+pub const RECALL_AT_50: &str = "recall_at_50";
+pub const DEFINITION_FIRST: &str = "definition_first";
+pub const CONSISTENCY_VIOLATIONS: &str = "consistency_violations";
+pub const INDEX_COMPLETENESS: &str = "index_completeness";
+pub const STAGE_A_P95: &str = "stage_a_p95";
+pub const TAIL_LATENCY: &str = "tail_latency";
+
+/// A searcher and the bundle whose content is its reference.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub searcher: &'a dyn Searcher,
+    pub bundle: &'a Engine,
+}
+
+impl<'a> Target<'a> {
+    /// An engine searched directly.
+    pub fn engine(engine: &'a Engine) -> Target<'a> {
+        Target {
+            searcher: engine,
+            bundle: engine,
+        }
+    }
+}
+
+/// Thresholds; the defaults are the runbook's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub span_coverage: f64,
+    /// recall@50 must reach max(stable's, this).
+    pub recall_at_50_floor: f64,
+    pub stage_a_p95_ms: f64,
+    /// p99 must stay within this multiple of p95...
+    pub tail_ratio: f64,
+    /// ...or within this many milliseconds of it: at sub-millisecond p95 on
+    /// a shared host one descheduling breaks any ratio (0 = the ratio alone).
+    pub tail_floor_ms: f64,
+    /// How many times the golden queries are replayed for latency.
+    pub latency_replays: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            span_coverage: 0.98,
+            recall_at_50_floor: 0.85,
+            stage_a_p95_ms: 5.0,
+            tail_ratio: 2.0,
+            tail_floor_ms: 0.0,
+            latency_replays: 5,
+        }
+    }
+}
+
+/// Slack for comparing shares computed the same way on both sides.
+const EPS: f64 = 1e-9;
+/// Examples kept in evidence per list.
+const EXAMPLES: usize = 20;
+
+/// Every gate, candidate against stable, as one report.
+pub fn run(
+    candidate: Target<'_>,
+    stable: Target<'_>,
+    golden: &GoldenSet,
+    t: &Thresholds,
+) -> GateReport {
+    let started = Instant::now();
+    let (p95, tail) = latency(candidate.searcher, golden, t);
+    let gates = vec![
+        span_coverage(candidate, golden, t),
+        recall_at_50(candidate.searcher, stable.searcher, golden, t),
+        definition_first(candidate.searcher, stable.searcher, golden),
+        consistency(candidate.searcher, stable.searcher, golden),
+        index_completeness(candidate.bundle, stable.bundle),
+        p95,
+        tail,
+    ];
+    GateReport::new(gates, started.elapsed().as_millis() as u64)
+}
+
+fn request(text: &str, options: Options) -> lens_core::Result<Request> {
+    Request::new(
+        QueryInput::Text {
+            text: text.to_string(),
+            stages: None,
+        },
+        options,
+        &RequestLimits::default(),
+    )
+}
+
+fn span(h: &Hit) -> Span {
+    Span {
+        repo: h.repo.to_string(),
+        path: h.path.to_string(),
+        line: h.line,
+        start: h.start,
+        end: h.end,
+    }
+}
+
+fn deadline(r: &Request) -> Deadline {
+    Deadline::after(r.timeout)
+}
+
+/// The best `limit` hits of a ranked search.
+pub fn ranked(s: &dyn Searcher, query: &str, limit: usize) -> lens_core::Result<Vec<Hit>> {
+    let r = request(
+        query,
+        Options {
+            limit: Some(limit),
+            ..Options::default()
+        },
+    )?;
+    Ok(s.search(&r, &deadline(&r))?.hits)
+}
+
+/// Every hit of an exhaustive search, paging through the cursors `page` at a time.
+pub fn exhaustive_paged(
+    s: &dyn Searcher,
+    query: &str,
+    page: usize,
+) -> lens_core::Result<Vec<Span>> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let r = request(
+            query,
+            Options {
+                limit: Some(page),
+                exhaustive: true,
+                paged: true,
+                cursor: cursor.take(),
+                ..Options::default()
+            },
+        )?;
+        let resp = s.search(&r, &deadline(&r))?;
+        out.extend(resp.hits.iter().map(span));
+        match resp.next_cursor {
+            Some(c) if !resp.hits.is_empty() => cursor = Some(c),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Every hit of an exhaustive search, in one response.
+pub fn exhaustive(s: &dyn Searcher, query: &str) -> lens_core::Result<Vec<Span>> {
+    let r = request(
+        query,
+        Options {
+            exhaustive: true,
+            ..Options::default()
+        },
+    )?;
+    Ok(s.search(&r, &deadline(&r))?.hits.iter().map(span).collect())
+}
+
+fn judged(
+    gate: &str,
+    pass: bool,
+    reason: impl FnOnce() -> String,
+) -> (String, GateStatus, Option<String>) {
+    if pass {
+        (gate.to_string(), GateStatus::Pass, None)
+    } else {
+        (gate.to_string(), GateStatus::Fail, Some(reason()))
+    }
+}
+
+/// Exhaustive search of every golden lexical query against a brute-force scan
+/// of the candidate's own content: spans missed and spans invented both count
+/// against it. Checks the engine, not the index.
+pub fn span_coverage(candidate: Target<'_>, golden: &GoldenSet, t: &Thresholds) -> GateResult {
+    if golden.lexical.is_empty() {
+        return GateResult::skipped(SPAN_COVERAGE, "the golden set has no lexical queries");
+    }
+    let corpus = Corpus::of(candidate.bundle);
+    let (mut truth_total, mut matched, mut extra_total) = (0usize, 0usize, 0usize);
+    let mut failures = Vec::new();
+    for q in &golden.lexical {
+        let Some(truth) = corpus.scan(&q.scan) else {
+            failures.push(json!({"query": q.query, "error": "reference regex does not compile"}));
+            continue;
+        };
+        let truth: BTreeSet<Span> = truth.into_iter().collect();
+        truth_total += truth.len();
+        let got: BTreeSet<Span> = match exhaustive_paged(candidate.searcher, &q.query, 1000) {
+            Ok(v) => v.into_iter().collect(),
+            Err(e) => {
+                failures.push(
+                    json!({"query": q.query, "error": e.to_string(), "missing": truth.len()}),
+                );
+                continue;
+            }
+        };
+        let hit = truth.intersection(&got).count();
+        let missing: Vec<&Span> = truth.difference(&got).take(5).collect();
+        let extra: Vec<&Span> = got.difference(&truth).take(5).collect();
+        let extra_n = got.difference(&truth).count();
+        matched += hit;
+        extra_total += extra_n;
+        if hit < truth.len() || extra_n > 0 {
+            failures.push(json!({
+                "query": q.query,
+                "truth": truth.len(),
+                "matched": hit,
+                "extra": extra_n,
+                "missing_examples": missing,
+                "extra_examples": extra,
+            }));
+        }
+    }
+    let denom = truth_total + extra_total;
+    let value = if denom == 0 {
+        1.0
+    } else {
+        matched as f64 / denom as f64
+    };
+    let (gate, status, reason) = judged(SPAN_COVERAGE, value + EPS >= t.span_coverage, || {
+        format!(
+            "{matched} of {truth_total} truth spans returned, {extra_total} spans returned that the scan lacks"
+        )
+    });
+    failures.truncate(EXAMPLES);
+    GateResult {
+        gate,
+        status,
+        value: Some(value),
+        threshold: Some(t.span_coverage),
+        baseline: None,
+        evidence: json!({
+            "queries": golden.lexical.len(),
+            "truth_spans": truth_total,
+            "matched_spans": matched,
+            "extra_spans": extra_total,
+            "failing_queries": failures,
+        }),
+        reason,
+    }
+}
+
+/// Files of a ranked top-50 search, in order, distinct.
+fn top_files(s: &dyn Searcher, query: &str, k: usize) -> lens_core::Result<Vec<(String, String)>> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for h in ranked(s, query, k)? {
+        let f = (h.repo.to_string(), h.path.to_string());
+        if out.len() < k && seen.insert(f.clone()) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// Mean recall of the truth's files among the first 50 files of a ranked
+/// search (the denominator capped at 50), and the queries that fell short.
+fn mean_recall(s: &dyn Searcher, golden: &GoldenSet) -> (f64, usize, Vec<serde_json::Value>) {
+    const K: usize = 50;
+    let (mut sum, mut n) = (0.0, 0usize);
+    let mut short = Vec::new();
+    for q in golden.lexical.iter().filter(|q| !q.truth.is_empty()) {
+        let truth: BTreeSet<(String, String)> = q
+            .truth
+            .iter()
+            .map(|s| (s.repo.clone(), s.path.clone()))
+            .collect();
+        let files = top_files(s, &q.query, K).unwrap_or_default();
+        let found = files.iter().filter(|f| truth.contains(*f)).count();
+        let r = found as f64 / truth.len().min(K) as f64;
+        if r < 1.0 {
+            short.push(
+                json!({"query": q.query, "recall": r, "truth_files": truth.len(), "found": found}),
+            );
+        }
+        sum += r;
+        n += 1;
+    }
+    (if n == 0 { 0.0 } else { sum / n as f64 }, n, short)
+}
+
+/// recall@50 of the golden queries' files, candidate against
+/// max(stable's on the same queries, the floor): checks the index.
+pub fn recall_at_50(
+    candidate: &dyn Searcher,
+    stable: &dyn Searcher,
+    golden: &GoldenSet,
+    t: &Thresholds,
+) -> GateResult {
+    let (value, n, mut short) = mean_recall(candidate, golden);
+    if n == 0 {
+        return GateResult::skipped(RECALL_AT_50, "no golden lexical query has a truth");
+    }
+    let (baseline, _, _) = mean_recall(stable, golden);
+    let threshold = baseline.max(t.recall_at_50_floor);
+    let (gate, status, reason) = judged(RECALL_AT_50, value + EPS >= threshold, || {
+        format!("recall@50 {value:.4} below {threshold:.4} (stable {baseline:.4})")
+    });
+    short.truncate(EXAMPLES);
+    GateResult {
+        gate,
+        status,
+        value: Some(value),
+        threshold: Some(threshold),
+        baseline: Some(baseline),
+        evidence: json!({"queries": n, "short_queries": short}),
+        reason,
+    }
+}
+
+fn definition_share(s: &dyn Searcher, golden: &GoldenSet) -> (f64, Vec<serde_json::Value>) {
+    let mut first = 0usize;
+    let mut misses = Vec::new();
+    for d in &golden.definitions {
+        let top = ranked(s, &d.name, 10)
+            .ok()
+            .and_then(|h| h.into_iter().next());
+        let ok = top
+            .as_ref()
+            .is_some_and(|h| *h.repo == *d.repo && *h.path == *d.path && h.line == d.line);
+        if ok {
+            first += 1;
+        } else {
+            misses.push(json!({
+                "name": d.name,
+                "expected": format!("{}:{}:{}", d.repo, d.path, d.line),
+                "first": top.map(|h| format!("{}:{}:{}", h.repo, h.path, h.line)),
+            }));
+        }
+    }
+    (
+        first as f64 / golden.definitions.len().max(1) as f64,
+        misses,
+    )
+}
+
+/// Share of definition queries whose definition ranks first for its bare
+/// name; fails below the stable's share on the same queries.
+pub fn definition_first(
+    candidate: &dyn Searcher,
+    stable: &dyn Searcher,
+    golden: &GoldenSet,
+) -> GateResult {
+    if golden.definitions.is_empty() {
+        return GateResult::skipped(DEFINITION_FIRST, "the golden set has no definition queries");
+    }
+    let (value, mut misses) = definition_share(candidate, golden);
+    let (baseline, _) = definition_share(stable, golden);
+    let (gate, status, reason) = judged(DEFINITION_FIRST, value + EPS >= baseline, || {
+        format!("definition first for {value:.4} of queries, stable {baseline:.4}")
+    });
+    misses.truncate(EXAMPLES);
+    GateResult {
+        gate,
+        status,
+        value: Some(value),
+        threshold: Some(baseline),
+        baseline: Some(baseline),
+        evidence: json!({"queries": golden.definitions.len(), "misses": misses}),
+        reason,
+    }
+}
+
+fn ranked_spans(s: &dyn Searcher, q: &str) -> Result<Vec<Span>, String> {
+    ranked(s, q, 50)
+        .map(|h| h.iter().map(span).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// The bundle files (name, checksum) of a searcher's manifest.
+fn content_files(s: &dyn Searcher) -> BTreeSet<(String, String)> {
+    s.describe()
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.xxh3.clone()))
+        .collect()
+}
+
+/// The same query twice, paged (7 at a time) against unpaged, and candidate
+/// against stable when their bundle files have the same checksums: every
+/// difference is a violation.
+pub fn consistency(
+    candidate: &dyn Searcher,
+    stable: &dyn Searcher,
+    golden: &GoldenSet,
+) -> GateResult {
+    if golden.lexical.is_empty() {
+        return GateResult::skipped(
+            CONSISTENCY_VIOLATIONS,
+            "the golden set has no lexical queries",
+        );
+    }
+    let same_content = content_files(candidate) == content_files(stable);
+    let (mut repeat, mut paging, mut cross) = (0usize, 0usize, 0usize);
+    let mut examples = Vec::new();
+    for q in &golden.lexical {
+        let first = ranked_spans(candidate, &q.query);
+        if first != ranked_spans(candidate, &q.query) {
+            repeat += 1;
+            examples.push(json!({"query": q.query, "check": "repeat"}));
+        }
+        let paged = exhaustive_paged(candidate, &q.query, 7).map_err(|e| e.to_string());
+        let whole = exhaustive(candidate, &q.query).map_err(|e| e.to_string());
+        if paged != whole || paged.is_err() {
+            paging += 1;
+            examples.push(json!({
+                "query": q.query,
+                "check": "paged_vs_unpaged",
+                "paged": paged.as_ref().map(Vec::len).ok(),
+                "unpaged": whole.as_ref().map(Vec::len).ok(),
+            }));
+        }
+        if same_content && first != ranked_spans(stable, &q.query) {
+            cross += 1;
+            examples.push(json!({"query": q.query, "check": "stable_vs_candidate"}));
+        }
+    }
+    let violations = repeat + paging + cross;
+    let cross_skipped = (!same_content)
+        .then_some("the candidate's bundle files differ from the stable's: results may differ");
+    let (gate, status, reason) = judged(CONSISTENCY_VIOLATIONS, violations == 0, || {
+        format!(
+            "{violations} violations: {repeat} repeat, {paging} paged vs unpaged, {cross} stable vs candidate"
+        )
+    });
+    examples.truncate(EXAMPLES);
+    GateResult {
+        gate,
+        status,
+        value: Some(violations as f64),
+        threshold: Some(0.0),
+        baseline: None,
+        evidence: json!({
+            "queries": golden.lexical.len(),
+            "repeat": repeat,
+            "paged_vs_unpaged": paging,
+            "stable_vs_candidate": cross,
+            "stable_vs_candidate_skipped": cross_skipped,
+            "examples": examples,
+        }),
+        reason: reason.or(cross_skipped.map(String::from)),
+    }
+}
+
+/// The candidate's files against the stable's: a file the stable serves and
+/// the candidate lacks fails; counts, bytes and the candidate's skips as evidence.
+pub fn index_completeness(candidate: &Engine, stable: &Engine) -> GateResult {
+    let files = |e: &Engine| -> BTreeMap<(String, String), u64> {
+        Corpus::of(e)
+            .docs
+            .iter()
+            .map(|d| ((d.repo.to_string(), d.path.clone()), d.content.len() as u64))
+            .collect()
+    };
+    let (c, s) = (files(candidate), files(stable));
+    let missing: Vec<String> = s
+        .keys()
+        .filter(|k| !c.contains_key(*k))
+        .map(|(r, p)| format!("{r}/{p}"))
+        .collect();
+    let added = c.keys().filter(|k| !s.contains_key(*k)).count();
+    let present = s.len() - missing.len();
+    let value = if s.is_empty() {
+        1.0
+    } else {
+        present as f64 / s.len() as f64
+    };
+    let m = &candidate.describe().manifest;
+    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for k in &m.skipped {
+        by_reason
+            .entry(k.reason.as_str())
+            .or_default()
+            .push(format!("{}/{}", k.repo, k.path));
+    }
+    let (gate, status, reason) = judged(INDEX_COMPLETENESS, missing.is_empty(), || {
+        format!(
+            "{} of the stable's {} files are not in the candidate",
+            missing.len(),
+            s.len()
+        )
+    });
+    GateResult {
+        gate,
+        status,
+        value: Some(value),
+        threshold: Some(1.0),
+        baseline: Some(s.len() as f64),
+        evidence: json!({
+            "candidate_files": c.len(),
+            "stable_files": s.len(),
+            "candidate_bytes": c.values().sum::<u64>(),
+            "stable_bytes": s.values().sum::<u64>(),
+            "missing_files": missing.len(),
+            "missing_examples": missing.iter().take(EXAMPLES).collect::<Vec<_>>(),
+            "added_files": added,
+            "candidate_skipped": m.skipped.len(),
+            "candidate_skipped_by_reason": by_reason
+                .iter()
+                .map(|(r, v)| (r.to_string(), json!({"count": v.len(), "examples": v.iter().take(5).collect::<Vec<_>>()})))
+                .collect::<serde_json::Map<_, _>>(),
+        }),
+        reason,
+    }
+}
+
+/// Nearest-rank percentile of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Replays the golden lexical queries (ranked, limit 50) against the
+/// candidate and times each search: `stage_a_p95` (p95 within budget) and
+/// `tail_latency` (p99 within `tail_ratio` × p95, or `tail_floor_ms` of it).
+pub fn latency(
+    candidate: &dyn Searcher,
+    golden: &GoldenSet,
+    t: &Thresholds,
+) -> (GateResult, GateResult) {
+    let requests: Vec<Request> = golden
+        .lexical
+        .iter()
+        .filter_map(|q| {
+            request(
+                &q.query,
+                Options {
+                    limit: Some(50),
+                    ..Options::default()
+                },
+            )
+            .ok()
+        })
+        .collect();
+    if requests.is_empty() {
+        let why = "no golden lexical query to replay";
+        return (
+            GateResult::skipped(STAGE_A_P95, why),
+            GateResult::skipped(TAIL_LATENCY, why),
+        );
+    }
+    // One untimed pass warms the page cache and the symbol cache.
+    for r in &requests {
+        let _ = candidate.search(r, &Deadline::after(r.timeout));
+    }
+    let mut ms = Vec::with_capacity(requests.len() * t.latency_replays);
+    let mut errors = 0usize;
+    for _ in 0..t.latency_replays.max(1) {
+        for r in &requests {
+            let d = Deadline::after(r.timeout);
+            let started = Instant::now();
+            errors += usize::from(candidate.search(r, &d).is_err());
+            ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    let (p50, p95, p99) = (
+        percentile(&ms, 50.0),
+        percentile(&ms, 95.0),
+        percentile(&ms, 99.0),
+    );
+    let evidence = json!({
+        "samples": ms.len(),
+        "errors": errors,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "max_ms": ms.last().copied().unwrap_or(0.0),
+    });
+    let (gate, status, reason) =
+        judged(STAGE_A_P95, p95 <= t.stage_a_p95_ms && errors == 0, || {
+            format!(
+                "p95 {p95:.3} ms over {} ms ({errors} errors)",
+                t.stage_a_p95_ms
+            )
+        });
+    let p95_gate = GateResult {
+        gate,
+        status,
+        value: Some(p95),
+        threshold: Some(t.stage_a_p95_ms),
+        baseline: None,
+        evidence: evidence.clone(),
+        reason,
+    };
+    let bound = (t.tail_ratio * p95).max(p95 + t.tail_floor_ms);
+    let (gate, status, reason) = judged(TAIL_LATENCY, p99 <= bound, || {
+        format!(
+            "p99 {p99:.3} ms over max({} × p95, p95 + {} ms) = {bound:.3} ms",
+            t.tail_ratio, t.tail_floor_ms
+        )
+    });
+    let tail_gate = GateResult {
+        gate,
+        status,
+        value: Some(p99),
+        threshold: Some(bound),
+        baseline: None,
+        evidence,
+        reason,
+    };
+    (p95_gate, tail_gate)
+}
