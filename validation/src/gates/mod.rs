@@ -59,13 +59,16 @@ pub struct Thresholds {
     pub latency_replays: usize,
 }
 
+/// The numbers of `dashboards/thresholds.toml`, the one source the alerts
+/// and the dashboard read too.
 impl Default for Thresholds {
     fn default() -> Self {
+        let t = lens_core::thresholds::thresholds();
         Thresholds {
-            span_coverage: 0.98,
-            recall_at_50_floor: 0.85,
-            stage_a_p95_ms: 5.0,
-            tail_ratio: 2.0,
+            span_coverage: t.span_coverage,
+            recall_at_50_floor: t.recall_at_50_floor,
+            stage_a_p95_ms: t.stage_a_p95_ms,
+            tail_ratio: t.tail_p99_over_p95,
             tail_floor_ms: 0.0,
             latency_replays: 5,
         }
