@@ -680,6 +680,25 @@ mod openapi {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(documented, routed);
+        // The last quality-gate report exists once the gates have run.
+        let gates = call(
+            &f.state,
+            "POST",
+            "/validation/quality-gates",
+            Some("k-both"),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(gates.status, 200);
+        let report = gates.json();
+        let names: Vec<&str> = report["quality_gates_report"]["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["gate"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"span_coverage"), "{report}");
         // Every documented (path, method) is answered by a handler, not the fallback.
         for (path, ops) in spec()["paths"].as_object().unwrap() {
             for method in ops.as_object().unwrap().keys() {

@@ -75,6 +75,16 @@ cat cut2.err
 step "lens compat-drill --version 1.0.0-rc.1"
 lens compat-drill --version 1.0.0-rc.1
 
+step "# 1. Run immediate quality assessment: curl -X POST http://localhost:3000/validation/quality-gates"
+sleep 1.5 # the server notices the new candidate within a second
+curl -s -X POST "http://localhost:$port/validation/quality-gates" | jq -c '.quality_gates_report | {release, passed, gates: [.gates[] | {gate, status, value}]}'
+step "# Span coverage check: curl http://localhost:3000/validation/quality-gates | jq '.quality_gates_report.gates[] | select(.gate == \"span_coverage\")'"
+curl -s "http://localhost:$port/validation/quality-gates" | jq -c '.quality_gates_report.gates[] | select(.gate == "span_coverage") | {gate, status, value, threshold}'
+expect "span coverage" "$(curl -s "http://localhost:$port/validation/quality-gates" | jq -r '.quality_gates_report.gates[] | select(.gate == "span_coverage") | .status')" "pass"
+step "# 2. Check specific failed gates: ... | jq '.quality_gates_report.blocking_issues'; # 3. ... | jq '.quality_gates_report.recommendations'"
+curl -s "http://localhost:$port/validation/quality-gates" | jq -c '.quality_gates_report.blocking_issues'
+curl -s "http://localhost:$port/validation/quality-gates" | jq -c '.quality_gates_report.recommendations'
+
 step 'curl "http://localhost:3000/compat/check?api_version=v1&index_version=v1"'
 sleep 1.5 # the server notices the new candidate within a second
 curl -s "http://localhost:$port/compat/check?api_version=v1&index_version=v1" | jq -c '{compatible, api_version, index_version}'

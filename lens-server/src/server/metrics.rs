@@ -46,6 +46,11 @@ pub struct ArmOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GateLabel {
+    pub gate: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VerdictLabel {
     pub verdict: String,
 }
@@ -170,6 +175,8 @@ pub struct Metrics {
     pub query_embedding_cache_hits: Gauge,
     pub query_embedding_cache_misses: Gauge,
     pub canary: CanaryMetrics,
+    /// The last quality-gate run: 1 pass, 0 fail, -1 skipped, per gate.
+    pub quality_gate_status: Family<GateLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -310,6 +317,12 @@ impl Metrics {
             query_embedding_cache_misses.clone(),
         );
         let canary = CanaryMetrics::register(&mut registry);
+        let quality_gate_status = Family::<GateLabel, Gauge>::default();
+        registry.register(
+            "quality_gate_status",
+            "The last quality-gate run per gate: 1 pass, 0 fail, -1 skipped",
+            quality_gate_status.clone(),
+        );
         // Label sets known in advance exist at zero from the first scrape, so
         // rate() and absence alerts work before anything happened.
         for code in crate::errors::ErrorCode::ALL {
@@ -345,6 +358,7 @@ impl Metrics {
         }
         Metrics {
             canary,
+            quality_gate_status,
             semantic_gate,
             stage_c_queries,
             stage_c_candidates_scored,

@@ -7,6 +7,7 @@ mod canary;
 mod files;
 mod ops;
 mod search;
+mod validation;
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use super::auth::Scope;
 use crate::errors::{ApiError, ErrorCode};
 
 pub use ops::OPENAPI_JSON;
+pub(super) use validation::dashboard as quality_gates_dashboard;
 
 /// A route and the scope it needs (`None`: public).
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +60,7 @@ pub const ROUTES: &[Route] = &[
     route("/canary/drill", Some(Scope::Ops)),
     route("/compat/check", Some(Scope::Search)),
     route("/compat/bundles", Some(Scope::Search)),
+    route("/validation/quality-gates", Some(Scope::Ops)),
     route("/openapi.json", None),
 ];
 
@@ -94,6 +97,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/canary/drill", post(canary::drill))
         .route("/compat/check", get(canary::compat_check))
         .route("/compat/bundles", get(canary::compat_bundles))
+        .route(
+            "/validation/quality-gates",
+            get(validation::last).post(validation::run),
+        )
         .route("/openapi.json", get(ops::openapi))
 }
 

@@ -271,6 +271,7 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
             "health": {"status": health["status"], "reasons": health["reasons"]},
             "recent_alerts": alerts,
             "canary": canary_dashboard(&st),
+            "quality_gates": super::quality_gates_dashboard(&st),
         }
     }))
     .into_response()
