@@ -120,6 +120,28 @@ fn problem(problem: RequestProblem, message: impl Into<String>) -> Error {
 }
 
 impl Request {
+    /// An exhaustive search of query-language `text`: `page` hits at a time
+    /// from `cursor`, or (without `page`) every hit at once.
+    pub fn exhaustive_text(
+        text: &str,
+        page: Option<usize>,
+        cursor: Option<String>,
+        limits: &RequestLimits,
+    ) -> Result<Request> {
+        let options = Options {
+            limit: page,
+            exhaustive: true,
+            paged: page.is_some(),
+            cursor,
+            ..Options::default()
+        };
+        let query = QueryInput::Text {
+            text: text.to_string(),
+            stages: None,
+        };
+        Request::new(query, options, limits)
+    }
+
     /// Checks `query` and `options` against `limits`.
     pub fn new(query: QueryInput, options: Options, limits: &RequestLimits) -> Result<Request> {
         let query = checked_query(query, limits)?;

@@ -79,6 +79,20 @@ impl Setup {
         s
     }
 
+    /// A server whose candidate 1.1.0-rc.1 (cut by the CLI) serves its first stage.
+    fn serve_candidate_at_first_stage(&self) -> Server {
+        let server = self.serve();
+        let o = self.cli(&["cut-rc", "--version", "1.1.0-rc.1"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // The server notices the new candidate within a second.
+        std::thread::sleep(Duration::from_millis(1500));
+        let (status, body) = http(server.port, "POST", "/canary/progress", "", &[]);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["canary_deployment"]["candidate_loaded"], true, "{body}");
+        server
+    }
+
     fn cli(&self, args: &[&str]) -> std::process::Output {
         let state = self.state();
         let mut all: Vec<&str> = args.to_vec();
@@ -257,17 +271,7 @@ fn the_cli_and_the_server_changing_the_state_at_once_lose_nothing() {
 #[test]
 fn over_http_each_client_keeps_the_arm_its_bucket_gives() {
     let s = Setup::new();
-    let server = s.serve();
-    assert!(
-        s.cli(&["cut-rc", "--version", "1.1.0-rc.1"])
-            .status
-            .success()
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    let (status, body) = http(server.port, "POST", "/canary/progress", "", &[]);
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["canary_deployment"]["candidate_loaded"], true, "{body}");
+    let server = s.serve_candidate_at_first_stage();
     let mut candidates = 0;
     for i in 0..1000 {
         let client = format!("user-{i}");
@@ -305,15 +309,7 @@ fn over_http_each_client_keeps_the_arm_its_bucket_gives() {
 #[test]
 fn a_torn_state_file_sends_the_candidate_nothing_and_degrades_health() {
     let s = Setup::new();
-    let server = s.serve();
-    assert!(
-        s.cli(&["cut-rc", "--version", "1.1.0-rc.1"])
-            .status
-            .success()
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    let (status, _) = http(server.port, "POST", "/canary/progress", "", &[]);
-    assert_eq!(status, 200);
+    let server = s.serve_candidate_at_first_stage();
     // Tear the file as a crash in the middle of a non-atomic write would.
     let path = s.state().join("rollout.json");
     let bytes = std::fs::read(&path).unwrap();

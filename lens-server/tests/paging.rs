@@ -2,7 +2,7 @@
 //! page resumes where the last one stopped, and the pages together are the
 //! unpaged result, hit for hit and in the same order.
 
-use lens_core::request::{Options, QueryInput, Request, RequestLimits};
+use lens_core::request::{Request, RequestLimits};
 use lens_core::{Deadline, Engine, Model, Searcher};
 
 use crate::common::{index, write};
@@ -24,18 +24,13 @@ fn keys(hits: &[lens_core::Hit]) -> Vec<Key> {
 }
 
 fn request(text: &str, paged: bool, limit: usize, cursor: Option<String>) -> Request {
-    let options = Options {
-        limit: Some(limit),
-        exhaustive: true,
-        paged,
+    Request::exhaustive_text(
+        text,
+        paged.then_some(limit),
         cursor,
-        ..Options::default()
-    };
-    let query = QueryInput::Text {
-        text: text.into(),
-        stages: None,
-    };
-    Request::new(query, options, &RequestLimits::default()).unwrap()
+        &RequestLimits::default(),
+    )
+    .unwrap()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use lens_core::request::{Options, QueryInput, Request, RequestLimits};
+use lens_core::request::{Request, RequestLimits};
 use lens_core::{Deadline, Engine, Model, Searcher};
 
 #[derive(Debug, Parser)]
@@ -22,18 +22,13 @@ struct Args {
 }
 
 fn request(q: &str, paged: bool, limit: usize, cursor: Option<String>) -> anyhow::Result<Request> {
-    let options = Options {
-        limit: Some(limit),
-        exhaustive: true,
-        paged,
+    let page = paged.then_some(limit);
+    Ok(Request::exhaustive_text(
+        q,
+        page,
         cursor,
-        ..Options::default()
-    };
-    let query = QueryInput::Text {
-        text: q.into(),
-        stages: None,
-    };
-    Ok(Request::new(query, options, &RequestLimits::default())?)
+        &RequestLimits::default(),
+    )?)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
