@@ -920,3 +920,36 @@ async fn a_500_logs_its_cause_under_the_trace_id_the_client_got() {
     );
     assert!(!text.contains("k-search"), "a key reached the log: {text}");
 }
+
+#[tokio::test]
+async fn health_says_when_the_bundle_on_disk_is_not_the_one_served() {
+    let f = fixture(Policy::Enforce, LimitsConfig::default());
+    let st = &f.state;
+    let bundle = |v: &serde_json::Value| {
+        (
+            v["bundle"]["on_disk"].clone(),
+            v["bundle"]["verified"].clone(),
+        )
+    };
+    let h = call(st, "GET", "/health", None, None, &[]).await.json();
+    assert_eq!(
+        bundle(&h),
+        (serde_json::json!("current"), serde_json::json!(true))
+    );
+    // Rebuilt in place: the served bundle is no longer the one on disk.
+    let src = st.bundle_dir.parent().unwrap().join("proj");
+    write(&src, "fresh.rs", b"fn fresh() {}\n");
+    index(&[&src], &st.bundle_dir, &[]);
+    let h = call(st, "GET", "/health", None, None, &[]).await.json();
+    assert_eq!(
+        bundle(&h),
+        (serde_json::json!("changed"), serde_json::json!(false))
+    );
+    let r = call(st, "POST", "/admin/reload", Some("k-ops"), None, &[]).await;
+    assert_eq!(r.status, 200);
+    let h = call(st, "GET", "/health", None, None, &[]).await.json();
+    assert_eq!(
+        bundle(&h),
+        (serde_json::json!("current"), serde_json::json!(true))
+    );
+}

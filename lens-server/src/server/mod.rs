@@ -148,9 +148,18 @@ impl AppState {
         }))
     }
 
-    /// Opens the bundle directory again with the same model (for `/admin/reload`).
-    pub fn open_engine(&self) -> lens_core::Result<Engine> {
-        Engine::open(&self.bundle_dir, self.semantic.model())
+    /// Opens the served bundle again with the same model (for `/admin/reload`):
+    /// the stable release's bundle, ranking and id when a release store
+    /// serves it, else the `--bundle` directory.
+    pub fn open_engine(&self) -> anyhow::Result<Engine> {
+        match self
+            .releases
+            .as_ref()
+            .and_then(|r| Some((r, r.stable_version()?)))
+        {
+            Some((r, v)) => r.open_release(&v),
+            None => Ok(Engine::open(&self.bundle_dir, self.semantic.model())?),
+        }
     }
 }
 
