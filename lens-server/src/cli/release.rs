@@ -337,58 +337,19 @@ fn version_checks(stable: &Release, cand: &Release) -> Vec<serde_json::Value> {
     ]
 }
 
-/// Identifiers sampled from stable's content (seeded by the candidate's version).
-fn golden_queries(engine: &Engine, seed: &str, n: usize) -> Vec<String> {
-    let r = engine.reader();
-    let docs = r.doc_count() as u64;
-    if docs == 0 {
-        return Vec::new();
-    }
-    let mut x = u64::from_str_radix(&lens_core::bundle::checksum(seed.as_bytes())[..16], 16)
-        .unwrap_or(1)
-        | 1;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut out: Vec<String> = Vec::new();
-    for _ in 0..n * 20 {
-        if out.len() >= n {
-            break;
-        }
-        let rec = r.docs().get((next() % docs) as u32);
-        let content = r.content(&rec);
-        let words: Vec<&[u8]> = content
-            .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-            .filter(|w| w.len() >= 6 && w.len() <= 40 && !w[0].is_ascii_digit())
-            .collect();
-        if words.is_empty() {
-            continue;
-        }
-        let w = String::from_utf8_lossy(words[(next() % words.len() as u64) as usize]).into_owned();
-        if !out.contains(&w) {
-            out.push(w);
-        }
-    }
-    out
-}
-
 type Key = (String, String, u64);
 
+/// The top 10 of a golden query's text.
 fn top(engine: &Engine, q: &str) -> anyhow::Result<Vec<Key>> {
-    let req = Request::new(
-        QueryInput::Text {
-            text: format!("case:yes \"{q}\""),
-            stages: None,
-        },
-        Options {
-            limit: Some(10),
-            ..Options::default()
-        },
-        &RequestLimits::default(),
-    )?;
+    let options = Options {
+        limit: Some(10),
+        ..Options::default()
+    };
+    let query = QueryInput::Text {
+        text: q.to_string(),
+        stages: None,
+    };
+    let req = Request::new(query, options, &RequestLimits::default())?;
     let r = engine.search(&req, &Deadline::after(std::time::Duration::from_secs(30)))?;
     Ok(r.hits
         .iter()
@@ -435,8 +396,9 @@ pub fn compat_drill(a: CompatDrillArgs) -> anyhow::Result<ExitCode> {
     let mut diffs = Vec::new();
     let (mut added, mut lost, mut reordered, mut same) = (0usize, 0usize, 0usize, 0usize);
     if let (Ok(s), Ok(c)) = (&stable_engine, &cand_engine) {
-        for q in golden_queries(s, &version.to_string(), a.queries) {
-            let (before, after) = (top(s, &q)?, top(c, &q)?);
+        let golden = validation::gates::golden::for_release(&store, &version, s);
+        for q in golden.lexical.iter().take(a.queries).map(|g| &g.query) {
+            let (before, after) = (top(s, q)?, top(c, q)?);
             let plus: Vec<&Key> = after.iter().filter(|k| !before.contains(k)).collect();
             let minus: Vec<&Key> = before.iter().filter(|k| !after.contains(k)).collect();
             let moved = plus.is_empty() && minus.is_empty() && before != after;

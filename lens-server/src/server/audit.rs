@@ -45,10 +45,4 @@ impl AuditLog {
     }
 }
 
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    lens_core::bundle::manifest::rfc3339_utc(secs)
-}
+pub use lens_core::release::store::now_rfc3339;

@@ -373,3 +373,27 @@ fn definition_queries(
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
+
+/// The golden set of release `version`: `releases/V/golden.json` in the
+/// store, else sampled from `stable`'s content (seeded by the version, so a
+/// release always gets the same set) and kept there.
+pub fn for_release(
+    store: &lens_core::release::store::ReleaseStore,
+    version: &lens_core::release::Version,
+    stable: &Engine,
+) -> GoldenSet {
+    let path = store.release_dir(version).join("golden.json");
+    if let Some(g) = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        return g;
+    }
+    let digest = lens_core::bundle::checksum(version.to_string().as_bytes());
+    let seed = u64::from_str_radix(&digest[..16], 16).unwrap_or(1);
+    let g = sample(stable, seed, DEFAULT_LEXICAL);
+    if let Ok(bytes) = serde_json::to_vec(&g) {
+        let _ = store.write_file(&path, &bytes);
+    }
+    g
+}

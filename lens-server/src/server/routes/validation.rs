@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use lens_core::Searcher;
 use lens_core::release::Version;
 use serde_json::{Value, json};
-use validation::gates::{self, GateStatus, GoldenSet, Target, Thresholds};
+use validation::gates::{self, GateStatus, Target, Thresholds};
 
 use super::super::AppState;
 use super::super::admission::AuditChange;
@@ -21,34 +21,6 @@ fn report_path(st: &AppState) -> Option<std::path::PathBuf> {
     st.releases
         .as_ref()
         .map(|r| r.store.root().join("validation").join("quality-gates.json"))
-}
-
-/// The release's golden set: read from the store, else sampled from stable's
-/// content (seeded by the version, so the same release always gets the same set) and kept.
-fn golden_set(st: &AppState, version: &Version, stable: &lens_core::Engine) -> GoldenSet {
-    let path = st
-        .releases
-        .as_ref()
-        .map(|r| r.store.release_dir(version).join("golden.json"));
-    if let Some(g) = path
-        .as_ref()
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-    {
-        return g;
-    }
-    let seed = u64::from_str_radix(
-        &lens_core::bundle::checksum(version.to_string().as_bytes())[..16],
-        16,
-    )
-    .unwrap_or(1);
-    let g = gates::golden::sample(stable, seed, gates::golden::DEFAULT_LEXICAL);
-    if let (Some(p), Some(r)) = (path, st.releases.as_ref())
-        && let Ok(bytes) = serde_json::to_vec(&g)
-    {
-        let _ = r.store.write_file(&p, &bytes);
-    }
-    g
 }
 
 /// Runs every gate now and keeps the report.
@@ -96,7 +68,10 @@ fn run_gates(st: &AppState) -> Value {
         Some(c) => ("candidate", c.version.clone(), c.engine.clone()),
         None => ("stable", stable_version.clone(), stable.clone()),
     };
-    let golden = golden_set(st, &version, &stable);
+    let golden = match &st.releases {
+        Some(r) => gates::golden::for_release(&r.store, &version, &stable),
+        None => gates::golden::sample(&stable, 1, gates::golden::DEFAULT_LEXICAL),
+    };
     let report = gates::run(
         Target::engine(&engine),
         Target::engine(&stable),
