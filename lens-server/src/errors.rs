@@ -65,6 +65,7 @@ error_codes! {
     Overloaded = "overloaded", 503, 2, "too many searches in flight; retry after Retry-After";
     CanaryRefused = "canary_refused", 409, 3, "the rollout refused the change; `reasons` says every reason";
     DrillsDisabled = "drills_disabled", 409, 3, "fault injection needs [drills] enabled = true";
+    NightRefused = "night_refused", 409, 3, "the night cannot run as asked: no candidate, a night already running, or a forced night out of order";
     NoReleaseStore = "no_release_store", 409, 2, "the server runs without a release store";
     StateUnsafe = "state_unsafe", 503, 2, "the rollout state cannot be trusted; the candidate is held at 0%";
     ReloadFailed = "reload_failed", 409, 2, "the rebuilt bundle failed verification; the current one keeps serving";

@@ -27,7 +27,11 @@ impl Setup {
             write(
                 &src,
                 &format!("src/m{i}.rs"),
-                format!("pub fn handler_{i}() -> u32 {{ needle_{i}() + {i} }}\n").as_bytes(),
+                format!(
+                    "pub fn handler_{i}() -> u32 {{ needle_{}() + {i} }}\npub fn needle_{i}() -> u32 {{ {i} }}\n",
+                    (i + 1) % 30
+                )
+                .as_bytes(),
             );
         }
         let bundle = dir.path().join("bundle");
@@ -464,4 +468,312 @@ fn a_real_prometheus_fires_the_kill_switch_alert() {
     }
     let _ = prom.kill();
     let _ = prom.wait();
+}
+
+/// A config with drills on, the scheduler off and release notes for 1.1.0-rc.1.
+fn night_config(s: &Setup, port: u16, drills: bool) -> PathBuf {
+    let notes = s.dir.path().join("UPGRADE.md");
+    std::fs::write(
+        &notes,
+        "# Upgrading\n\n## 1.1.0-rc.1\nThe test candidate.\n",
+    )
+    .unwrap();
+    let p = s.dir.path().join(format!("nights-{drills}.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\npolicy = \"permissive\"\naudit_log = \"{}\"\n\
+             [limits]\nrequests_per_second = 100000\nburst = 100000\n\
+             [canary]\nsoak_seconds = [0, 0, 0]\nauto_progress = [false, false, false]\n\
+             [drills]\nenabled = {drills}\n\
+             [validation]\nnightly_at = \"\"\nnight_minutes = 5\nrelease_notes = \"{}\"\n",
+            s.dir.path().join("audit.jsonl").display(),
+            notes.display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn serve_with(s: &Setup, config: &Path, port: u16) -> Server {
+    let child = lens()
+        .args(["serve", "--model", "none", "--bundle"])
+        .arg(&s.bundle)
+        .arg("--config")
+        .arg(config)
+        .arg("--state")
+        .arg(s.state())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, port };
+    let t = Instant::now();
+    while http(port, "GET", "/health", "", &[]).0 != 200 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
+/// Puts the candidate at its last stage (100%) directly in the store, as
+/// the canary would after its stages; the server notices the generation.
+fn candidate_to_full(state: &Path) {
+    lens_core::release::update::<std::convert::Infallible, _>(
+        &state.join("rollout.json"),
+        &state.join("rollout.lock"),
+        |cur| {
+            let mut next = cur.clone();
+            let c = next.candidate.as_mut().expect("a candidate");
+            c.phase = lens_core::release::Phase::Rolling;
+            c.stage_index = Some(c.stages.len() - 1);
+            next.generation += 1;
+            Ok(next)
+        },
+    )
+    .unwrap();
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+fn answering_release(port: u16) -> String {
+    let (status, body) = http(port, "GET", "/search?q=handler_1&limit=1", "", &[]);
+    assert_eq!(status, 200, "{body}");
+    json(&body)["release"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn three_forced_nights_sign_off_and_the_cli_promotes_and_rolls_back() {
+    let s = Setup::new();
+    let port = free_port();
+    let config = night_config(&s, port, true);
+    let server = serve_with(&s, &config, port);
+    let cfg = config.to_str().unwrap();
+    let o = s.cli(&["cut-rc", "--version", "1.1.0-rc.1", "--config", cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    // Nothing is promotable before a night.
+    let o = s.cli(&["check-signoff", "--version", "1.1.0-rc.1", "--config", cfg]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Forcing night 2 before night 1 is refused.
+    let (status, body) = http(
+        port,
+        "POST",
+        "/validation/nightly",
+        r#"{"force_night": 2}"#,
+        &[],
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "night_refused");
+    for n in 1..=3 {
+        let (status, body) = http(
+            port,
+            "POST",
+            "/validation/nightly",
+            &format!(r#"{{"force_night": {n}, "duration_minutes": 1}}"#),
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+        let v = json(&body);
+        assert_eq!(v["night"]["night"], n);
+        assert_eq!(v["night"]["passed"], true, "{body}");
+        assert!(v["night"]["replay"]["requests"].as_u64().unwrap() > 0);
+        assert_eq!(v["validation_status"]["consecutive_passes"], n);
+    }
+    // Signed off, but at 0%: not promotable, and it says why.
+    let (_, body) = http(port, "GET", "/validation/status", "", &[]);
+    let v = json(&body);
+    assert_eq!(v["validation_status"]["signed_off"], true, "{body}");
+    assert_eq!(v["validation_status"]["promotion_ready"], false, "{body}");
+    let o = s.cli(&["promote", "--version", "1.1.0-rc.1", "--config", cfg]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("100%"));
+    candidate_to_full(&s.state());
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, body) = http(port, "GET", "/validation/status", "", &[]);
+    assert_eq!(
+        json(&body)["validation_status"]["promotion_ready"],
+        true,
+        "{body}"
+    );
+    let (_, metrics) = http(port, "GET", "/metrics", "", &[]);
+    assert!(
+        metrics.lines().any(|l| l == "lens_promotion_ready 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "lens_validation_consecutive_passes 3")
+    );
+    let (status, md) = http(port, "GET", "/validation/signoff-report?format=md", "", &[]);
+    assert_eq!(status, 200);
+    assert!(md.contains("Decision: **promotable**"), "{md}");
+    let (status, _) = http(
+        port,
+        "GET",
+        "/validation/signoff-report?format=pdf",
+        "",
+        &[],
+    );
+    assert_eq!(status, 400);
+    let o = s.cli(&["check-signoff", "--version", "1.1.0-rc.1", "--config", cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(answering_release(port), "1.1.0-rc.1"); // 100%: every client on the candidate
+    let o = s.cli(&["promote", "--version", "1.1.0-rc.1", "--config", cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, body) = http(port, "GET", "/canary/status", "", &[]);
+    assert_eq!(json(&body)["canary_deployment"]["stable"], "1.1.0-rc.1");
+    assert_eq!(answering_release(port), "1.1.0-rc.1");
+    let o = s.cli(&["rollback", "--reason", "test", "--config", cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(answering_release(port), "1.0.0");
+    // A second rollback has nothing to go back to.
+    let o = s.cli(&["rollback", "--config", cfg]);
+    assert_eq!(o.status.code(), Some(3));
+    // Every change is in the audit log.
+    let audit = std::fs::read_to_string(s.dir.path().join("audit.jsonl")).unwrap();
+    for route in ["/validation/nightly", "lens promote", "lens rollback"] {
+        assert!(audit.contains(route), "{route} not audited");
+    }
+    drop(server);
+}
+
+#[test]
+fn forced_nights_need_drills_enabled() {
+    let s = Setup::new();
+    let port = free_port();
+    let config = night_config(&s, port, false);
+    let _server = serve_with(&s, &config, port);
+    let cfg = config.to_str().unwrap();
+    let (status, body) = http(port, "POST", "/validation/nightly", "", &[]);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "night_refused"); // no candidate
+    let o = s.cli(&["cut-rc", "--version", "1.1.0-rc.1", "--config", cfg]);
+    assert!(o.status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, body) = http(
+        port,
+        "POST",
+        "/validation/nightly",
+        r#"{"force_night": 1}"#,
+        &[],
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "drills_disabled");
+    let o = s.cli(&["nightly-validation", "--force-night", "1", "--config", cfg]);
+    assert_eq!(o.status.code(), Some(3));
+    let (status, body) = http(
+        port,
+        "POST",
+        "/validation/nightly",
+        r#"{"duration_minutes": 0}"#,
+        &[],
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = http(port, "POST", "/validation/nightly", r#"{"nights": 3}"#, &[]);
+    assert_eq!(status, 400);
+    // An unforced night is allowed and counts once on its date.
+    for _ in 0..2 {
+        let o = s.cli(&[
+            "nightly-validation",
+            "--duration",
+            "1",
+            "--json",
+            "--config",
+            cfg,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (_, body) = http(port, "GET", "/validation/status", "", &[]);
+    let v = json(&body);
+    assert_eq!(
+        v["validation_status"]["nights"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(v["validation_status"]["consecutive_passes"], 1, "{body}");
+}
+
+#[test]
+fn kill_9_during_nights_leaves_whole_records() {
+    let s = Setup::new();
+    let port = free_port();
+    let config = night_config(&s, port, false);
+    {
+        let _server = serve_with(&s, &config, port); // registers the stable
+        let o = s.cli(&[
+            "cut-rc",
+            "--version",
+            "1.1.0-rc.1",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert!(o.status.success());
+    }
+    let log = lens_core::release::NightLog::in_dir(&s.state().join("validation"));
+    let spawn = || {
+        lens()
+            .args(["nightly-validation", "--duration", "1", "--config"])
+            .arg(&config)
+            .arg("--state")
+            .arg(s.state())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let t = Instant::now();
+    assert!(spawn().wait().unwrap().success());
+    let full = t.elapsed();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let (mut killed, mut finished) = (0, 0);
+    for _ in 0..12 {
+        let before = log.read().unwrap().len();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let at = full.mul_f64((seed % 1000) as f64 / 1000.0 * 1.1);
+        let mut child = spawn();
+        std::thread::sleep(at);
+        let done = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let _ = child.wait();
+        if done {
+            finished += 1
+        } else {
+            killed += 1
+        }
+        let nights = log.read().expect("the night log is whole after kill -9");
+        assert!(
+            nights.len() == before || nights.len() == before + 1,
+            "{} nights after {before}",
+            nights.len()
+        );
+        for (i, r) in nights.iter().enumerate() {
+            assert_eq!(r.night as usize, i + 1, "night numbers stay in sequence");
+            assert!(
+                !r.results.is_empty() && r.replay.is_some(),
+                "a partial record"
+            );
+        }
+    }
+    assert!(
+        killed >= 3,
+        "only {killed} runs were killed mid-night ({finished} finished)"
+    );
 }

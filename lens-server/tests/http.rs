@@ -725,9 +725,12 @@ mod openapi {
                     &[],
                 )
                 .await;
-                // Without a candidate the rollout's writes are refused; drills are off.
+                // Without a candidate the rollout's writes and nights are refused;
+                // drills are off; a sign-off report needs a candidate or ?version=.
                 let expected = match path.as_str() {
                     "/canary/progress" | "/canary/killswitch" | "/canary/drill" => 409,
+                    "/validation/nightly" => 409,
+                    "/validation/signoff-report" => 404,
                     _ => 200,
                 };
                 assert_eq!(r.status, expected, "{method} {path}");

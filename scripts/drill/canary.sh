@@ -5,7 +5,11 @@
 # client ids (a refusal first, with its reasons), an injected candidate fault
 # that triggers the automatic rollback, a new rollout, the kill switch
 # (traffic 0 within one second, still 0 after kill -9 and a restart), and a
-# refusal while killed. Every step is printed; any failed expectation exits 1.
+# refusal while killed; then the rest of the runbook: a rollout to 100%,
+# quality gates, three forced nights, the sign-off report, check-signoff,
+# promote and rollback, and two bad candidates (a fifth of the files lost; a
+# ranking that buries definitions) that are each blocked and cannot be
+# promoted. Every step is printed; any failed expectation exits 1.
 #   bash scripts/drill/canary.sh [LENS_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,7 +51,23 @@ max_p95_ratio = 1.10
 failure_limit = 3
 [drills]
 enabled = true
+[validation]
+nightly_at = ""
+night_minutes = 10
+release_notes = "$work/UPGRADE.md"
 TOML
+cat > UPGRADE.md <<'MD'
+# Upgrading lens releases (drill)
+
+## 1.0.0-rc.2
+The drill's good candidate: the same sources and ranking, rebuilt.
+
+## 1.0.0-rc.3
+A candidate cut from sources with a fifth of the files removed (must be blocked).
+
+## 1.0.0-rc.4
+A candidate whose ranking config buries definitions (must be blocked).
+MD
 
 start_server() {
     lens serve --bundle "$work/bundle" --config lens.toml --model none >> serve.log 2>&1 &
@@ -174,6 +194,107 @@ sleep 1.5
 status | jq -c '.canary_deployment | {candidate, trafficPercentage, phase, killSwitch: .killSwitch.active}'
 expect "candidate" "$(status | jq -r '.canary_deployment.candidate')" "1.0.0-rc.2"
 expect "kill switch" "$(status | jq '.canary_deployment.killSwitch.active')" "false"
+
+step "roll 1.0.0-rc.2 out to 100% under load (5% -> 25% -> 100%)"
+curl -s -X POST "http://localhost:$port/canary/progress" | jq -c '.canary_deployment | {trafficPercentage, stage}'
+for want in 25 100; do
+    load 5 "load-rc2-$want.json"
+    curl -s -X POST "http://localhost:$port/canary/progress" | jq -c '.canary_deployment | {trafficPercentage, stage}'
+    expect "traffic" "$(status | jq '.canary_deployment.trafficPercentage')" "$want"
+done
+
+step "# Quality gates validation: curl -X POST http://localhost:3000/validation/quality-gates | jq '.'"
+curl -s -X POST "http://localhost:$port/validation/quality-gates" > gates-rc2.json
+jq -c '.quality_gates_report | {release, passed, duration_ms, gates: [.gates[] | {gate, status}], blocking_issues, not_applicable}' gates-rc2.json
+expect "quality gates on rc.2" "$(jq '.quality_gates_report.passed' gates-rc2.json)" "true"
+
+step "# Check sign-off status before any night: lens check-signoff --version 1.0.0-rc.2 (refused)"
+if lens check-signoff --version 1.0.0-rc.2; then fail "signed off without nights"; fi
+step "promote without sign-off is refused with its reasons"
+if lens promote --version 1.0.0-rc.2 2> promote-early.err; then fail "promoted without sign-off"; fi
+cat promote-early.err
+
+for n in 1 2 3; do
+    step "# Force nightly validation (testing): curl -X POST http://localhost:3000/validation/nightly -d '{\"force_night\": $n, \"duration_minutes\": 60}'"
+    curl -s -X POST "http://localhost:$port/validation/nightly" -d "{\"force_night\": $n, \"duration_minutes\": 60}" > "night-$n.json"
+    jq -c '{night: .night.night, passed: .night.passed, gates: .night.gates, replay: {requests: .night.replay.requests, p95_ms: .night.replay.p95_ms}, consecutive: .validation_status.consecutive_passes}' "night-$n.json"
+    expect "night $n passed" "$(jq '.night.passed' "night-$n.json")" "true"
+done
+step "a forced night out of order is refused"
+code=$(curl -s -o night-skip.json -w '%{http_code}' -X POST "http://localhost:$port/validation/nightly" -d '{"force_night": 9}')
+jq -c '.error' night-skip.json
+expect "skip status" "$code" "409"
+
+step "# Three-night validation status: curl http://localhost:3000/validation/status | jq '.validation_status.promotion_ready'"
+curl -s "http://localhost:$port/validation/status" | jq '.validation_status.promotion_ready'
+expect "promotion ready" "$(curl -s "http://localhost:$port/validation/status" | jq '.validation_status.promotion_ready')" "true"
+expect "consecutive passes" "$(curl -s "http://localhost:$port/validation/status" | jq '.validation_status.consecutive_passes')" "3"
+step "# Sign-off report generation: curl http://localhost:3000/validation/signoff-report | jq '.'"
+curl -s "http://localhost:$port/validation/signoff-report" | jq -c '.signoff_report | {release, decision, nights: (.nights | length), history: (.canary_history | length)}'
+curl -s "http://localhost:$port/validation/signoff-report?format=md" > signoff.md
+head -12 signoff.md
+grep -q "Decision: \*\*promotable\*\*" signoff.md || fail "the Markdown report does not say promotable"
+curl -s "http://localhost:$port/metrics" | grep -E '^lens_(validation_consecutive_passes|promotion_ready) '
+expect "lens_promotion_ready" "$(curl -s "http://localhost:$port/metrics" | awk '$1=="lens_promotion_ready" {print $2}')" "1"
+expect "dashboard validation" "$(curl -s "http://localhost:$port/monitoring/dashboard" | jq '.dashboard_state.validation.promotion_ready')" "true"
+
+step "# Check sign-off status: lens check-signoff --version 1.0.0-rc.2"
+lens check-signoff --version 1.0.0-rc.2
+step "# Promote to production (requires sign-off): lens promote --version 1.0.0-rc.2"
+lens promote --version 1.0.0-rc.2
+sleep 1.5 # the server follows the new stable within a second
+expect "stable after promote" "$(status | jq -r '.canary_deployment.stable')" "1.0.0-rc.2"
+expect "candidate after promote" "$(status | jq -r '.canary_deployment.candidate')" "null"
+arm_release=$(curl -s -D - -o /dev/null -H 'X-Client-Id: client-0001' "http://localhost:$port/search?q=Searcher" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-lens-release" {print $2}')
+expect "answering release" "$arm_release" "1.0.0-rc.2"
+
+step "lens rollback: the previous stable serves again"
+lens rollback --reason "drill: rollback procedure"
+sleep 1.5
+expect "stable after rollback" "$(status | jq -r '.canary_deployment.stable')" "1.0.0-rc.0"
+arm_release=$(curl -s -D - -o /dev/null "http://localhost:$port/search?q=Searcher" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-lens-release" {print $2}')
+expect "answering release" "$arm_release" "1.0.0-rc.0"
+
+blocked_candidate() { # blocked_candidate VERSION GATE...
+    local v=$1; shift
+    sleep 1.5
+    curl -s -X POST "http://localhost:$port/canary/progress" >/dev/null
+    for _ in 1 2; do load 5 "load-$v.json"; curl -s -X POST "http://localhost:$port/canary/progress" >/dev/null; done
+    echo "   rollout: $(status | jq -c '.canary_deployment | {candidate, trafficPercentage}')"
+    curl -s -X POST "http://localhost:$port/validation/quality-gates" > "gates-$v.json"
+    jq -c '.quality_gates_report | {release: .release.version, passed, failed: [.gates[] | select(.status == "fail") | .gate]}' "gates-$v.json"
+    jq -r '.quality_gates_report.blocking_issues[]' "gates-$v.json" | sed 's/^/   blocking: /'
+    expect "quality gates on $v" "$(jq '.quality_gates_report.passed' "gates-$v.json")" "false"
+    for g in "$@"; do
+        expect "$g on $v" "$(jq -r --arg g "$g" '.quality_gates_report.gates[] | select(.gate == $g) | .status' "gates-$v.json")" "fail"
+    done
+    for n in 1 2 3; do
+        curl -s -X POST "http://localhost:$port/validation/nightly" -d "{\"force_night\": $n, \"duration_minutes\": 5}" > "night-$v-$n.json"
+        expect "night $n of $v passed" "$(jq '.night.passed' "night-$v-$n.json")" "false"
+    done
+    if lens check-signoff --version "$v" > "signoff-$v.txt"; then fail "$v signed off"; fi
+    cat "signoff-$v.txt"
+    if lens promote --version "$v" 2> "promote-$v.err"; then fail "$v promoted"; fi
+    cat "promote-$v.err"
+    grep -q "passing nights" "promote-$v.err" || fail "the refusal does not name the nights"
+    expect "stable still" "$(status | jq -r '.canary_deployment.stable')" "1.0.0-rc.0"
+    lens canary kill --reason "drill: $v is blocked" >/dev/null
+}
+
+step "bad candidate 1: cut from sources with a fifth of the files removed"
+cp -r "$repo/lens-core" lens-core-cut
+find lens-core-cut -type f | sort | awk 'NR % 5 == 0' | xargs rm -f
+lens cut-rc --version 1.0.0-rc.3 "lens-core=$work/lens-core-cut"
+blocked_candidate 1.0.0-rc.3 index_completeness recall_at_50
+
+step "bad candidate 2: a ranking config that buries definitions"
+cat > bury.toml <<'TOML'
+[weights]
+definition = 0.0
+match_count = 40.0
+TOML
+lens cut-rc --version 1.0.0-rc.4 --ranking bury.toml
+blocked_candidate 1.0.0-rc.4 definition_first
 
 step "the audit log and the event log have every change"
 jq -c 'select(.change != null) | {route, key_id, trace_id, change: {reason: .change.reason, before: .change.before, after: .change.after}}' audit.jsonl | tail -4

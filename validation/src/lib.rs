@@ -5,6 +5,9 @@
 
 pub mod ctags;
 pub mod gates;
+pub mod nightly;
+pub mod sbom;
+pub mod signoff;
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -17,7 +17,8 @@
 //! - [`rollout`]: the state machine [`apply`]`(state, event, now_ms, cfg)`.
 //! - [`state_file`]: checksummed atomic persistence, fail-safe reads, and a
 //!   lock so CLI and server serialise their changes.
-//! - [`nights`]: passing nights in a row and promotability.
+//! - [`nights`]: passing nights in a row, promotability, the night log.
+//! - [`validation_config`]: the `[validation]` table (schedule, duration, sets).
 
 pub mod canary_config;
 pub mod judge;
@@ -26,13 +27,18 @@ pub mod rollout;
 pub mod routing;
 pub mod state_file;
 pub mod store;
+pub mod validation_config;
 pub mod version;
 
 pub use canary_config::{CanaryConfig, ConfigError, ConfigProblem, DrillsConfig, ReleaseSettings};
 pub use judge::{
     ArmWindow, Interval, Percentiles, Verdict, judge, mann_whitney_greater, percentile,
 };
-pub use nights::{GateSummary, NightRecord, REQUIRED_NIGHTS, consecutive_passing, promotable};
+pub use nights::{
+    GateSummary, NightGate, NightLog, NightLogError, NightRecord, NightRefusal, NightReplay,
+    REQUIRED_NIGHTS, consecutive_passing, night_number, parse_hh_mm, promotable,
+    scheduled_night_due,
+};
 pub use rollout::{
     CandidateState, Effect, Event, HistoryEntry, IntervalSummary, KillInfo, Phase, Refusal,
     RefusalReason, ReleaseRef, RolloutState, apply,
@@ -41,4 +47,5 @@ pub use routing::{Arm, BUCKETS, bucket, route};
 pub use state_file::{
     StateFileError, StateRead, StoreLock, UnsafeReason, read, update, write_atomic,
 };
+pub use validation_config::ValidationConfig;
 pub use version::{ParseError, Version};

@@ -203,9 +203,9 @@ impl ReleaseStore {
     pub fn write_release(&self, r: &Release, ranking: &Ranking) -> Result<(), StoreError> {
         let dir = self.release_dir(&r.version);
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-        write_atomic(&dir.join("ranking.toml"), ranking.to_toml().as_bytes())?;
+        write_file_atomic(&dir.join("ranking.toml"), ranking.to_toml().as_bytes())?;
         let json = serde_json::to_vec_pretty(r).expect("release serialises");
-        write_atomic(&dir.join("release.json"), &json)
+        write_file_atomic(&dir.join("release.json"), &json)
     }
 
     /// Every release in the store, oldest version first.
@@ -241,12 +241,13 @@ impl ReleaseStore {
 
     /// Writes a file in the store atomically.
     pub fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-        write_atomic(path, bytes)
+        write_file_atomic(path, bytes)
     }
 }
 
-/// Temp file in the same directory, fsync, rename, fsync of the directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+/// Writes `bytes` to `path` atomically: temp file in the same directory,
+/// fsync, rename, fsync of the directory.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

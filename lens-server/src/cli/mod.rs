@@ -5,6 +5,7 @@ mod keys;
 mod release;
 mod search;
 mod serve;
+mod signoff;
 
 use std::process::ExitCode;
 
@@ -67,6 +68,14 @@ pub enum Command {
     CompatDrill(release::CompatDrillArgs),
     /// The rollout from the command line: status, kill switch, progress.
     Canary(release::CanaryArgs),
+    /// Run every quality gate and a query-log replay on the candidate and record the night.
+    NightlyValidation(signoff::NightlyArgs),
+    /// Whether a candidate is signed off and promotable; exits 0 only when it is.
+    CheckSignoff(signoff::SignoffArgs),
+    /// Make the signed-off candidate stable, keeping the previous stable for rollback.
+    Promote(signoff::SignoffArgs),
+    /// Make the previous stable the stable again.
+    Rollback(signoff::RollbackArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -78,5 +87,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CutRc(a) => release::cut_rc(a),
         Command::CompatDrill(a) => release::compat_drill(a),
         Command::Canary(a) => release::canary(a),
+        Command::NightlyValidation(a) => signoff::nightly_validation(a),
+        Command::CheckSignoff(a) => signoff::check_signoff(a),
+        Command::Promote(a) => signoff::promote(a),
+        Command::Rollback(a) => signoff::rollback(a),
     }
 }

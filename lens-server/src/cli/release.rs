@@ -35,12 +35,12 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn open(&self) -> anyhow::Result<ReleaseStore> {
+    pub(super) fn open(&self) -> anyhow::Result<ReleaseStore> {
         let dir = locate(self.state.as_deref());
         ReleaseStore::open(&dir).with_context(|| format!("release store {}", dir.display()))
     }
 
-    fn server_config(&self) -> anyhow::Result<Config> {
+    pub(super) fn server_config(&self) -> anyhow::Result<Config> {
         let path = match &self.config {
             Some(p) => Some(p.clone()),
             None => Some(PathBuf::from("lens.toml")).filter(|p| p.is_file()),
@@ -51,12 +51,12 @@ impl StoreArgs {
         }
     }
 
-    fn canary(&self) -> anyhow::Result<CanaryConfig> {
+    pub(super) fn canary(&self) -> anyhow::Result<CanaryConfig> {
         Ok(self.server_config()?.canary)
     }
 
     /// Records a CLI change in the server's audit log (the config's `audit_log`, if any).
-    fn audit(&self, command: &str, change: serde_json::Value) -> anyhow::Result<()> {
+    pub(super) fn audit(&self, command: &str, change: serde_json::Value) -> anyhow::Result<()> {
         let Some(path) = self.server_config()?.audit_log else {
             return Ok(());
         };
@@ -113,11 +113,11 @@ pub struct CompatDrillArgs {
     pub store: StoreArgs,
 }
 
-fn parse_version(v: &str) -> anyhow::Result<Version> {
+pub(super) fn parse_version(v: &str) -> anyhow::Result<Version> {
     Version::parse(v).map_err(|e| anyhow::anyhow!("--version {v:?} is not a semver version: {e}"))
 }
 
-fn current_state(store: &ReleaseStore) -> anyhow::Result<RolloutState> {
+pub(super) fn current_state(store: &ReleaseStore) -> anyhow::Result<RolloutState> {
     match read(&store.rollout_path()) {
         StateRead::Ok(s) => Ok(*s),
         StateRead::Missing => bail!(
@@ -173,7 +173,7 @@ fn stable_release(
     Ok((v, r))
 }
 
-fn print_refusal(r: &Refusal) -> ExitCode {
+pub(super) fn print_refusal(r: &Refusal) -> ExitCode {
     eprintln!("lens: refused:");
     for reason in &r.reasons {
         eprintln!("  - {reason}");

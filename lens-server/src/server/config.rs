@@ -25,6 +25,9 @@ pub struct Config {
     /// Injected faults for drills (off by default).
     #[serde(default)]
     pub drills: lens_core::release::DrillsConfig,
+    /// Quality gates and nights: schedule, duration, labelled sets, release notes.
+    #[serde(default)]
+    pub validation: lens_core::release::ValidationConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

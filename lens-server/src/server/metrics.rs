@@ -55,6 +55,49 @@ pub struct VerdictLabel {
     pub verdict: String,
 }
 
+/// Nights and sign-off (`lens_validation_*`, `lens_promotion_ready`).
+pub struct ValidationMetrics {
+    pub consecutive_passes: Gauge,
+    pub promotion_ready: Gauge,
+    pub nights_recorded: Gauge,
+    /// Seconds since the last night started; -1 when none was recorded.
+    pub last_night_age_seconds: Gauge,
+}
+
+impl ValidationMetrics {
+    fn register(registry: &mut Registry) -> ValidationMetrics {
+        let m = ValidationMetrics {
+            consecutive_passes: Gauge::default(),
+            promotion_ready: Gauge::default(),
+            nights_recorded: Gauge::default(),
+            last_night_age_seconds: Gauge::default(),
+        };
+        m.last_night_age_seconds.set(-1);
+        registry.register(
+            "promotion_ready",
+            "1 when the candidate is signed off (three passing nights) and the rollout would accept promote",
+            m.promotion_ready.clone(),
+        );
+        let r = registry.sub_registry_with_prefix("validation");
+        r.register(
+            "consecutive_passes",
+            "Passing nights in a row on the current candidate",
+            m.consecutive_passes.clone(),
+        );
+        r.register(
+            "nights_recorded",
+            "Nights in the night log (every candidate)",
+            m.nights_recorded.clone(),
+        );
+        r.register(
+            "last_night_age_seconds",
+            "Seconds since the last recorded night started; -1 when there is none",
+            m.last_night_age_seconds.clone(),
+        );
+        m
+    }
+}
+
 /// The canary's series (`lens_canary_*`).
 pub struct CanaryMetrics {
     pub traffic_percent: Gauge<f64, std::sync::atomic::AtomicU64>,
@@ -177,6 +220,7 @@ pub struct Metrics {
     pub canary: CanaryMetrics,
     /// The last quality-gate run: 1 pass, 0 fail, -1 skipped, per gate.
     pub quality_gate_status: Family<GateLabel, Gauge>,
+    pub validation: ValidationMetrics,
 }
 
 impl Default for Metrics {
@@ -317,6 +361,7 @@ impl Metrics {
             query_embedding_cache_misses.clone(),
         );
         let canary = CanaryMetrics::register(&mut registry);
+        let validation = ValidationMetrics::register(&mut registry);
         let quality_gate_status = Family::<GateLabel, Gauge>::default();
         registry.register(
             "quality_gate_status",
@@ -358,6 +403,7 @@ impl Metrics {
         }
         Metrics {
             canary,
+            validation,
             quality_gate_status,
             semantic_gate,
             stage_c_queries,

@@ -8,6 +8,7 @@ pub mod canary;
 pub mod config;
 pub mod dashboard;
 pub mod metrics;
+pub mod quality;
 pub mod ratelimit;
 mod routes;
 pub mod semantic;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub semantic: semantic::SemanticService,
     /// The release store, the candidate and the rollout (`lens serve`; tests may go without).
     pub releases: Option<canary::Releases>,
+    /// One night at a time.
+    pub nights: quality::NightGuard,
 }
 
 impl AppState {
@@ -78,6 +81,10 @@ impl AppState {
         audit_path: &Path,
         semantic: semantic::SemanticService,
     ) -> anyhow::Result<Arc<AppState>> {
+        config
+            .validation
+            .validate()
+            .map_err(|p| anyhow::anyhow!("[validation]: {}", p.join("; ")))?;
         config.canary.validate().map_err(|p| {
             anyhow::anyhow!(
                 "[canary]: {}",
@@ -145,6 +152,7 @@ impl AppState {
             started: Instant::now(),
             semantic,
             releases,
+            nights: quality::NightGuard::default(),
         }))
     }
 
@@ -207,6 +215,30 @@ fn audit_judgement(st: &AppState, effect: &lens_core::release::Effect) {
     });
 }
 
+/// Serves the stable release the state names after a promotion or rollback
+/// (by the CLI or the server): the candidate's open engine when it was
+/// promoted, else the release opened from the store. The old engine keeps
+/// answering requests already running on it.
+fn follow_stable(st: &AppState, was_candidate: Option<Arc<canary::CandidateArm>>) {
+    let Some(r) = &st.releases else { return };
+    let Some(v) = r.stable_version() else { return };
+    if st.engine.load().describe().id.starts_with(&format!("{v}+")) {
+        return;
+    }
+    let engine = match was_candidate.filter(|c| c.version == v) {
+        Some(c) => Ok(c.engine.clone()),
+        None => r.open_release(&v).map(Arc::new),
+    };
+    match engine {
+        Ok(e) => {
+            st.engine.store(e);
+            tracing::info!(target: "lens::http", version = %v, "now serving stable {v}");
+        }
+        Err(e) => tracing::error!(target: "lens::http", version = %v, cause = %format!("{e:#}"),
+            "the new stable cannot be opened; the previous engine keeps serving"),
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
 pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let app = router(state.clone());
@@ -225,6 +257,7 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
         tokio::spawn(async move {
             let mut judge = tokio::time::interval(every);
             let mut look = tokio::time::interval(Duration::from_secs(1));
+            let mut schedule = tokio::time::interval(Duration::from_secs(60));
             judge.tick().await;
             loop {
                 tokio::select! {
@@ -242,8 +275,19 @@ pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> s
                     _ = look.tick() => {
                         let s = st.clone();
                         let _ = tokio::task::spawn_blocking(move || {
-                            if let Some(r) = &s.releases { r.refresh(&s.metrics.canary); }
+                            if let Some(r) = &s.releases {
+                                let was_candidate = r.candidate();
+                                if r.refresh(&s.metrics.canary) {
+                                    follow_stable(&s, was_candidate);
+                                }
+                            }
+                            quality::update_metrics(&s);
                         }).await;
+                    }
+                    _ = schedule.tick() => {
+                        let s = st.clone();
+                        // A night runs for up to its duration; the loop must not wait for it.
+                        tokio::task::spawn_blocking(move || quality::scheduler_tick(&s, &s.nights));
                     }
                 }
             }

@@ -7,16 +7,27 @@
 //! the reference for it.
 
 pub mod golden;
+pub mod labelled;
+pub mod release;
 pub mod report;
+pub mod stages;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Instant;
+
+use lens_core::release::store::Release;
 
 use lens_core::{Deadline, Engine, Hit, Options, QueryInput, Request, RequestLimits, Searcher};
 use serde_json::json;
 
 pub use golden::{Corpus, DefinitionQuery, GoldenSet, LexicalQuery, QueryKind, Scan, Span, sample};
+pub use labelled::{LabelledError, LabelledQuery, LabelledSet};
+pub use release::{compatibility, dependencies, release_notes, release_notes_path, semver};
 pub use report::{GateReport, GateResult, GateStatus, recommendations_for};
+pub use stages::{NdcgVerdict, ndcg_at_10, ndcg_verdict, prose_queries, stage_b_p95, stage_c_p95};
+
+use crate::sbom::Dependency;
 
 pub const SPAN_COVERAGE: &str = "span_coverage";
 pub const RECALL_AT_50: &str = "recall_at_50";
@@ -25,6 +36,13 @@ pub const CONSISTENCY_VIOLATIONS: &str = "consistency_violations";
 pub const INDEX_COMPLETENESS: &str = "index_completeness";
 pub const STAGE_A_P95: &str = "stage_a_p95";
 pub const TAIL_LATENCY: &str = "tail_latency";
+pub const STAGE_B_P95: &str = "stage_b_p95";
+pub const STAGE_C_P95: &str = "stage_c_p95";
+pub const NDCG_AT_10: &str = "ndcg_at_10";
+pub const COMPATIBILITY: &str = "compatibility";
+pub const SEMVER: &str = "semver";
+pub const RELEASE_NOTES: &str = "release_notes";
+pub const DEPENDENCIES: &str = "dependencies";
 
 /// A searcher and the bundle whose content is its reference.
 #[derive(Clone, Copy)]
@@ -57,7 +75,29 @@ pub struct Thresholds {
     pub tail_floor_ms: f64,
     /// How many times the golden queries are replayed for latency.
     pub latency_replays: usize,
+    /// ...and at least enough rounds for this many timed searches, so that
+    /// p99 is not one descheduled search (at 1,000 it is the tenth slowest).
+    pub min_latency_samples: usize,
+    /// Stage-B (symbol search) p95 budget (runbook, "Performance SLAs": ≤ 300 ms).
+    pub stage_b_p95_ms: f64,
+    /// Stage-C (natural-language search) p95 budget (runbook, "Performance SLAs": ≤ 300 ms).
+    pub stage_c_p95_ms: f64,
+    /// nDCG@10 must improve on stable's by this share...
+    pub ndcg_min_gain: f64,
+    /// ...or stay within this share of it with a lower p95 (runbook, "Quality
+    /// SLAs": "nDCG@10_improvement: ≥+2% or unchanged with perf win").
+    pub ndcg_tie_band: f64,
+    /// Whether the candidate's ranking config or model differ from the
+    /// stable's; when not (a content refresh), `ndcg_at_10` asks only for no
+    /// regression, since the runbook's gain rule judges ranking changes.
+    pub ndcg_ranking_changed: bool,
 }
+
+/// The runbook's "Quality SLAs" line `nDCG@10_improvement: ≥+2% or unchanged
+/// with perf win` (not in `dashboards/thresholds.toml`, which holds alerts).
+pub const NDCG_MIN_GAIN: f64 = 0.02;
+/// "Unchanged" in that line: within ±0.5% of stable.
+pub const NDCG_TIE_BAND: f64 = 0.005;
 
 /// The numbers of `dashboards/thresholds.toml`, the one source the alerts
 /// and the dashboard read too.
@@ -71,6 +111,12 @@ impl Default for Thresholds {
             tail_ratio: t.tail_p99_over_p95,
             tail_floor_ms: 0.0,
             latency_replays: 5,
+            min_latency_samples: 1000,
+            stage_b_p95_ms: t.stage_b_p95_ms,
+            stage_c_p95_ms: t.stage_c_p95_ms,
+            ndcg_min_gain: NDCG_MIN_GAIN,
+            ndcg_tie_band: NDCG_TIE_BAND,
+            ndcg_ranking_changed: true,
         }
     }
 }
@@ -98,6 +144,118 @@ pub fn run(
         p95,
         tail,
     ];
+    GateReport::new(gates, started.elapsed().as_millis() as u64)
+}
+
+/// What the gates beyond the search ones need; a missing input skips its
+/// gate with the reason (never a pass).
+#[derive(Clone, Copy, Default)]
+pub struct ReleaseInputs<'a> {
+    /// The release records (`compatibility`, `semver`; the candidate's
+    /// version names its `release_notes` section).
+    pub candidate_release: Option<&'a Release>,
+    pub stable_release: Option<&'a Release>,
+    /// Labelled sets (`[validation] labelled`): `ndcg_at_10`, and the
+    /// queries `stage_c_p95` replays.
+    pub labelled: &'a [LabelledSet],
+    /// The (candidate, stable) searchers the labelled sets run on, when
+    /// their trees are bundles of their own; `None`: the candidate's and
+    /// the stable's targets (their trees indexed there as repositories).
+    pub labelled_searchers: Option<(&'a dyn Searcher, &'a dyn Searcher)>,
+    /// The UPGRADE.md to check (see [`release_notes_path`]).
+    pub release_notes: Option<&'a Path>,
+    /// The crate list (normally [`crate::sbom::dependencies`]).
+    pub dependencies: Option<&'a [Dependency]>,
+    /// An offline RustSec database; `None`: `$CARGO_HOME/advisory-db`.
+    pub advisory_db: Option<&'a Path>,
+}
+
+/// The natural-language queries `stage_c_p95` replays: the labelled sets'
+/// (each capped at its `max_queries`), else prose made from the golden set.
+pub fn natural_language_queries(golden: &GoldenSet, labelled: &[LabelledSet]) -> Vec<String> {
+    let from_sets: Vec<String> = labelled
+        .iter()
+        .flat_map(|s| s.judged().into_iter().map(|(q, _)| q.text.clone()))
+        .collect();
+    if from_sets.is_empty() {
+        stages::prose_queries(golden, stages::PROSE_QUERIES)
+    } else {
+        from_sets
+    }
+}
+
+/// [`run`]'s gates, then `stage_b_p95`, `stage_c_p95`, `ndcg_at_10`,
+/// `compatibility`, `semver`, `release_notes` and `dependencies`.
+pub fn run_all(
+    candidate: Target<'_>,
+    stable: Target<'_>,
+    golden: &GoldenSet,
+    t: &Thresholds,
+    inputs: &ReleaseInputs<'_>,
+) -> GateReport {
+    let started = Instant::now();
+    let mut gates = run(candidate, stable, golden, t).gates;
+    gates.push(stage_b_p95(candidate, golden, t));
+    let nl = natural_language_queries(golden, inputs.labelled);
+    let embeddings = |e: &Engine| e.describe().manifest.build.embeddings.is_some();
+    let c_p95 = stage_c_p95(candidate, &nl, t);
+    // Neither release has embeddings: Stage-C has nothing to serve or measure.
+    gates.push(
+        if embeddings(candidate.bundle) || embeddings(stable.bundle) {
+            c_p95
+        } else {
+            c_p95.not_applicable()
+        },
+    );
+    let (lc, ls) = inputs
+        .labelled_searchers
+        .unwrap_or((candidate.searcher, stable.searcher));
+    let model = |e: &Engine| {
+        e.describe()
+            .manifest
+            .build
+            .embeddings
+            .as_ref()
+            .map(|m| m.model.model_id.clone())
+    };
+    let t_ndcg = Thresholds {
+        ndcg_ranking_changed: candidate.bundle.ranking() != stable.bundle.ranking()
+            || model(candidate.bundle) != model(stable.bundle),
+        ..*t
+    };
+    let ndcg = ndcg_at_10(lc, ls, inputs.labelled, &t_ndcg);
+    gates.push(if inputs.labelled.is_empty() {
+        ndcg.not_applicable()
+    } else {
+        ndcg
+    });
+    let records = match (inputs.candidate_release, inputs.stable_release) {
+        (Some(c), Some(s)) => Ok((c, s)),
+        (None, _) => Err("no candidate release record"),
+        (_, None) => Err("no stable release record"),
+    };
+    match records {
+        Ok((c, s)) => {
+            gates.push(compatibility(c, s));
+            gates.push(semver(&c.version, &s.version));
+        }
+        Err(why) => {
+            gates.push(GateResult::skipped(COMPATIBILITY, why));
+            gates.push(GateResult::skipped(SEMVER, why));
+        }
+    }
+    gates.push(match (inputs.release_notes, inputs.candidate_release) {
+        (Some(p), Some(c)) => release_notes(p, &c.version),
+        (None, _) => GateResult::skipped(RELEASE_NOTES, "no release notes path is configured"),
+        (_, None) => GateResult::skipped(
+            RELEASE_NOTES,
+            "no candidate release record: no version to look for",
+        ),
+    });
+    gates.push(match inputs.dependencies {
+        Some(d) => dependencies(d, inputs.advisory_db),
+        None => GateResult::skipped(DEPENDENCIES, "no dependency list was given"),
+    });
     GateReport::new(gates, started.elapsed().as_millis() as u64)
 }
 
@@ -259,6 +417,7 @@ pub fn span_coverage(candidate: Target<'_>, golden: &GoldenSet, t: &Thresholds) 
             "failing_queries": failures,
         }),
         reason,
+        not_applicable: false,
     }
 }
 
@@ -327,6 +486,7 @@ pub fn recall_at_50(
         baseline: Some(baseline),
         evidence: json!({"queries": n, "short_queries": short}),
         reason,
+        not_applicable: false,
     }
 }
 
@@ -380,6 +540,7 @@ pub fn definition_first(
         baseline: Some(baseline),
         evidence: json!({"queries": golden.definitions.len(), "misses": misses}),
         reason,
+        not_applicable: false,
     }
 }
 
@@ -462,6 +623,7 @@ pub fn consistency(
             "examples": examples,
         }),
         reason: reason.or(cross_skipped.map(String::from)),
+        not_applicable: false,
     }
 }
 
@@ -524,6 +686,7 @@ pub fn index_completeness(candidate: &Engine, stable: &Engine) -> GateResult {
                 .collect::<serde_json::Map<_, _>>(),
         }),
         reason,
+        not_applicable: false,
     }
 }
 
@@ -569,9 +732,13 @@ pub fn latency(
     for r in &requests {
         let _ = candidate.search(r, &Deadline::after(r.timeout));
     }
-    let mut ms = Vec::with_capacity(requests.len() * t.latency_replays);
+    let rounds = t
+        .latency_replays
+        .max(t.min_latency_samples.div_ceil(requests.len()))
+        .max(1);
+    let mut ms = Vec::with_capacity(requests.len() * rounds);
     let mut errors = 0usize;
-    for _ in 0..t.latency_replays.max(1) {
+    for _ in 0..rounds {
         for r in &requests {
             let d = Deadline::after(r.timeout);
             let started = Instant::now();
@@ -608,6 +775,7 @@ pub fn latency(
         baseline: None,
         evidence: evidence.clone(),
         reason,
+        not_applicable: false,
     };
     let bound = (t.tail_ratio * p95).max(p95 + t.tail_floor_ms);
     let (gate, status, reason) = judged(TAIL_LATENCY, p99 <= bound, || {
@@ -624,6 +792,7 @@ pub fn latency(
         baseline: None,
         evidence,
         reason,
+        not_applicable: false,
     };
     (p95_gate, tail_gate)
 }

@@ -25,6 +25,12 @@ pub struct GateResult {
     pub evidence: serde_json::Value,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
+    /// Skipped because this release has nothing for it to measure (no
+    /// labelled set configured, no embeddings on either side), not because
+    /// it could not run: it then does not block promotion, and the report
+    /// lists it under `not_applicable`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
 }
 
 impl GateResult {
@@ -37,7 +43,21 @@ impl GateResult {
             baseline: None,
             evidence: serde_json::Value::Null,
             reason: Some(reason.into()),
+            not_applicable: false,
         }
+    }
+
+    /// Skipped as not applicable to this release (see `not_applicable`).
+    pub fn not_applicable(mut self) -> GateResult {
+        if self.status == GateStatus::Skipped {
+            self.not_applicable = true;
+        }
+        self
+    }
+
+    /// Passed, or skipped as not applicable: what promotion asks of a gate.
+    pub fn clears(&self) -> bool {
+        self.passed() || (self.status == GateStatus::Skipped && self.not_applicable)
     }
 
     pub fn passed(&self) -> bool {
@@ -50,8 +70,11 @@ impl GateResult {
 #[serde(rename_all = "snake_case")]
 pub struct GateReport {
     pub gates: Vec<GateResult>,
-    /// One line per gate that failed or was skipped.
+    /// One line per gate that failed or was skipped (unless not applicable).
     pub blocking_issues: Vec<String>,
+    /// Gates skipped as not applicable, with the reason.
+    #[serde(default)]
+    pub not_applicable: Vec<String>,
     /// The runbook's actions for the failing gates.
     pub recommendations: Vec<String>,
     pub duration_ms: u64,
@@ -60,9 +83,20 @@ pub struct GateReport {
 impl GateReport {
     /// Builds the blocking issues and recommendations from the gates.
     pub fn new(gates: Vec<GateResult>, duration_ms: u64) -> GateReport {
+        let not_applicable = gates
+            .iter()
+            .filter(|g| g.status == GateStatus::Skipped && g.not_applicable)
+            .map(|g| {
+                format!(
+                    "{}: {}",
+                    g.gate,
+                    g.reason.as_deref().unwrap_or("not applicable")
+                )
+            })
+            .collect();
         let blocking_issues = gates
             .iter()
-            .filter(|g| !g.passed())
+            .filter(|g| !g.clears())
             .map(|g| {
                 let status = match g.status {
                     GateStatus::Skipped => "skipped",
@@ -85,14 +119,16 @@ impl GateReport {
         GateReport {
             gates,
             blocking_issues,
+            not_applicable,
             recommendations,
             duration_ms,
         }
     }
 
-    /// Every gate passed (a skipped gate is not a pass).
+    /// Every gate passed, or was skipped as not applicable (a gate that
+    /// could not run is not a pass).
     pub fn passed(&self) -> bool {
-        !self.gates.is_empty() && self.gates.iter().all(GateResult::passed)
+        !self.gates.is_empty() && self.gates.iter().all(GateResult::clears)
     }
 
     pub fn gate(&self, name: &str) -> Option<&GateResult> {
@@ -118,6 +154,29 @@ pub fn recommendations_for(gate: &str) -> &'static [&'static str] {
         ],
         super::DEFINITION_FIRST => &[
             "Ranking regression: compare the candidate's ranking config and priors with the stable's",
+        ],
+        super::STAGE_B_P95 => &[
+            "Stage-B latency regression: check LSIF coverage, the symbol cache hit rate and pattern compile time (/monitoring/dashboard stageB) (immediate)",
+            "Stage-B latency regression: profile symbol search on the candidate's symbol table (long-term)",
+        ],
+        super::STAGE_C_P95 => &[
+            "Stage-C latency regression: check the semantic gating rate and confidence cutoff rate (/monitoring/dashboard stageC) (immediate)",
+            "Stage-C latency regression: review the fusion candidate counts and the model's cost (long-term)",
+        ],
+        super::NDCG_AT_10 => &[
+            "Ranking regression: compare the candidate's ranking config and priors with the stable's",
+            "nDCG@10: promote only with a +2% gain, or an unchanged nDCG@10 with a latency win (Quality SLAs)",
+        ],
+        super::COMPATIBILITY => &[
+            "Compatibility: run the compat drill (GET /compat/check, GET /compat/bundles?allow_compat=false) and rebuild the bundle this build cannot read",
+        ],
+        super::SEMVER => &["SemVer: cut the candidate with a version above the stable's"],
+        super::RELEASE_NOTES => &[
+            "Documentation: add the release's section to UPGRADE.md (a heading naming its version)",
+        ],
+        super::DEPENDENCIES => &[
+            "Security artifacts: replace the crates with disallowed or undeclared licences, or record their approval",
+            "Security artifacts: update the crates with advisories (cargo update -p NAME)",
         ],
         _ => &[],
     }

@@ -23,6 +23,7 @@ use crate::errors::{ApiError, ErrorCode};
 
 pub use ops::OPENAPI_JSON;
 pub(super) use validation::dashboard as quality_gates_dashboard;
+pub(super) use validation::validation_dashboard;
 
 /// A route and the scope it needs (`None`: public).
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +62,9 @@ pub const ROUTES: &[Route] = &[
     route("/compat/check", Some(Scope::Search)),
     route("/compat/bundles", Some(Scope::Search)),
     route("/validation/quality-gates", Some(Scope::Ops)),
+    route("/validation/nightly", Some(Scope::Ops)),
+    route("/validation/status", Some(Scope::Search)),
+    route("/validation/signoff-report", Some(Scope::Search)),
     route("/openapi.json", None),
 ];
 
@@ -100,6 +104,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/validation/quality-gates",
             get(validation::last).post(validation::run),
+        )
+        .route("/validation/nightly", post(validation::nightly))
+        .route("/validation/status", get(validation::status))
+        .route(
+            "/validation/signoff-report",
+            get(validation::signoff_report),
         )
         .route("/openapi.json", get(ops::openapi))
 }

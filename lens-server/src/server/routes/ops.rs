@@ -273,6 +273,7 @@ pub async fn dashboard(State(st): State<Arc<AppState>>) -> Response {
             "recent_alerts": alerts,
             "canary": canary_dashboard(&st),
             "quality_gates": super::quality_gates_dashboard(&st),
+            "validation": super::validation_dashboard(&st),
         }
     }))
     .into_response()

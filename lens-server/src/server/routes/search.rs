@@ -90,7 +90,22 @@ async fn run(
     p: SearchParams,
     route: Route,
 ) -> Result<Response, ApiError> {
+    let logged =
+        (st.releases.is_some() && p.cursor.is_none()).then(|| validation::nightly::LoggedQuery {
+            route: match route {
+                Route::Search => "search",
+                Route::Symbols => "symbols",
+            }
+            .into(),
+            q: p.q.clone().unwrap_or_default(),
+            stages: p.stages.clone(),
+            limit: p.limit,
+        });
     let request = validate(&st, p, route)?;
+    // Valid first pages only: the log is what a night replays.
+    if let Some(q) = &logged {
+        super::super::quality::log_query(&st, q);
+    }
     let arm = choose_arm(&st, &who, &request);
     let started = std::time::Instant::now();
     let result = match inject_fault(&st, arm.arm).await {
