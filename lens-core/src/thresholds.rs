@@ -25,6 +25,10 @@ pub struct Thresholds {
     pub canary_error_rate: f64,
     pub span_coverage: f64,
     pub recall_at_50_floor: f64,
+    pub availability_slo: f64,
+    pub burn_fast: f64,
+    pub burn_slow: f64,
+    pub night_overdue_hours: f64,
 }
 
 static THRESHOLDS: LazyLock<Thresholds> =

@@ -777,3 +777,42 @@ fn kill_9_during_nights_leaves_whole_records() {
         "only {killed} runs were killed mid-night ({finished} finished)"
     );
 }
+
+#[test]
+fn the_scheduler_runs_a_due_night_on_the_candidate() {
+    let s = Setup::new();
+    let port = free_port();
+    let config = night_config(&s, port, false);
+    {
+        let _server = serve_with(&s, &config, port);
+        let o = s.cli(&["cut-rc", "--version", "1.1.0-rc.1", "--config", config.to_str().unwrap()]);
+        assert!(o.status.success());
+        // The golden set is made at the cut and kept with the release.
+        assert!(s.state().join("releases/1.1.0-rc.1/golden.json").is_file());
+    }
+    // Due since midnight, local time: the scheduler's first look runs it.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("nightly_at = \"\"", "nightly_at = \"00:00\"");
+    std::fs::write(&config, text).unwrap();
+    let _server = serve_with(&s, &config, port);
+    let t = Instant::now();
+    let nights = loop {
+        let (_, body) = http(port, "GET", "/validation/status", "", &[]);
+        let v = json(&body);
+        let n = v["validation_status"]["nights"].as_array().cloned().unwrap_or_default();
+        if !n.is_empty() {
+            break n;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no scheduled night: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(nights[0]["kind"], "scheduled");
+    assert_eq!(nights[0]["by"], "scheduler");
+    // Once a day: a restart the same day (its first look is at once) runs none.
+    drop(_server);
+    let _server = serve_with(&s, &config, port);
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, body) = http(port, "GET", "/validation/status", "", &[]);
+    assert_eq!(json(&body)["validation_status"]["nights"].as_array().unwrap().len(), 1);
+}

@@ -102,7 +102,12 @@ fn dashboards_use_only_exported_series() {
         exported.contains("lens_stage_duration_seconds_bucket"),
         "{exported:?}"
     );
-    let files = ["prometheus/lens-alerts.yml", "grafana/lens.json"];
+    let files = [
+        "prometheus/lens-alerts.yml",
+        "grafana/lens.json",
+        "grafana/canary.json",
+        "grafana/validation.json",
+    ];
     let mut used = BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(dashboards_dir().join(f)).unwrap();
@@ -116,17 +121,21 @@ fn dashboards_use_only_exported_series() {
         }
         used.extend(refs);
     }
-    let grafana: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dashboards_dir().join("grafana/lens.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(
-        grafana["panels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| !p["targets"].as_array().unwrap().is_empty())
-    );
+    for f in ["grafana/lens.json", "grafana/canary.json", "grafana/validation.json"] {
+        let text = std::fs::read_to_string(dashboards_dir().join(f)).unwrap();
+        let grafana: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            grafana["panels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| !p["targets"].as_array().unwrap().is_empty()
+                    && p["datasource"]["uid"] == "${datasource}"),
+            "{f}: a panel without a query or off the datasource variable"
+        );
+        assert_eq!(grafana["templating"]["list"][0]["name"], "datasource", "{f}");
+        assert!(!text.contains("localhost") && !text.contains("http://"), "{f} names an instance");
+    }
     // Every exported family appears on the dashboard or in a rule.
     let families: BTreeSet<String> = exported
         .iter()
@@ -290,6 +299,19 @@ fn alert_rules_use_the_one_source_of_thresholds() {
             "LensCanaryErrorRateHigh",
             format!("> {}", num(t.canary_error_rate)),
         ),
+        ("LensSpanCoverageBelow98", format!("< {}", num(t.span_coverage))),
+        (
+            "LensAvailabilityBudgetFastBurn",
+            format!("> {} * (1 - {})", num(t.burn_fast), num(t.availability_slo)),
+        ),
+        (
+            "LensAvailabilityBudgetSlowBurn",
+            format!("> {} * (1 - {})", num(t.burn_slow), num(t.availability_slo)),
+        ),
+        (
+            "LensNightlyValidationMissed",
+            format!("> {} * 3600", num(t.night_overdue_hours)),
+        ),
     ];
     for (alert, wanted) in cases {
         let expr = expr_of(alert);
@@ -302,4 +324,143 @@ fn alert_rules_use_the_one_source_of_thresholds() {
         lens_core::release::CanaryConfig::default().max_error_rate,
         t.canary_error_rate
     );
+}
+
+fn promtool_check_metrics(text: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("/usr/bin/promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() { said.trim().to_string() } else { format!("failed: {said}") }
+}
+
+/// The inventory of a fresh `lens serve` (with a release store), scraped over
+/// HTTP before any traffic: every series a dashboard or rule names is there,
+/// every family has help text and a base unit, and promtool is silent on both
+/// formats.
+#[test]
+fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("proj");
+    crate::common::write(&src, "src/lib.rs", b"pub fn needle() -> u32 { 1 }\n");
+    let bundle = dir.path().join("bundle");
+    crate::common::index(&[&src], &bundle, &["--bundle-version", "1.0.0"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("lens.toml");
+    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\npolicy = \"permissive\"\n")).unwrap();
+    let mut child = crate::common::lens()
+        .args(["serve", "--model", "none", "--bundle"])
+        .arg(&bundle)
+        .arg("--config")
+        .arg(&config)
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |accept: &str| -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let (head, body) = out.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+    };
+    let t = std::time::Instant::now();
+    let text = loop {
+        if let Some(t) = get("text/plain") {
+            break t;
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(30), "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let om = get("application/openmetrics-text; version=1.0.0").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    // Chunked bodies: keep only metric lines (hex chunk sizes are not).
+    let clean = |b: &str| -> String {
+        b.lines()
+            .filter(|l| l.starts_with('#') || l.starts_with("lens_"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let (text, om) = (clean(&text), clean(&om));
+    assert_eq!(promtool_check_metrics(&text), "", "promtool on the text format");
+    // promtool reads the Prometheus text format: on OpenMetrics its only
+    // complaint may be that a counter's HELP names the family (`lens_x`)
+    // while its samples are `lens_x_total`, which is what OpenMetrics asks.
+    // A real Prometheus parses this format in canary::a_real_prometheus_*.
+    assert!(om.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+    let said = promtool_check_metrics(&om);
+    for line in said.trim_start_matches("failed: ").lines() {
+        let family = line
+            .strip_suffix(" no help text")
+            .and_then(|n| n.strip_suffix("_total"))
+            .unwrap_or_else(|| panic!("promtool on OpenMetrics: {line}"));
+        assert!(
+            om.contains(&format!("# HELP {family} ")) && om.contains(&format!("# TYPE {family} counter")),
+            "{line}"
+        );
+    }
+    let mut families = BTreeSet::new();
+    let mut helped = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            families.insert(rest.split_whitespace().next().unwrap().to_string());
+        } else if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            assert!(!help.trim().is_empty(), "{name} has empty help");
+            helped.insert(name.to_string());
+        }
+    }
+    assert_eq!(families, helped, "every family has help text");
+    for f in &families {
+        for unit in ["_ms", "_milliseconds", "_minutes", "_kb", "_mb", "_kib", "_mib", "_percent_ratio"] {
+            assert!(!f.contains(unit), "{f}: use base units (seconds, bytes)");
+        }
+    }
+    // Every series a dashboard or rule names is in the live scrape.
+    let mut names = BTreeSet::new();
+    for f in &families {
+        names.insert(f.clone());
+        for s in ["_bucket", "_sum", "_count", "_total"] {
+            names.insert(format!("{f}{s}"));
+        }
+    }
+    for f in [
+        "prometheus/lens-alerts.yml",
+        "grafana/lens.json",
+        "grafana/canary.json",
+        "grafana/validation.json",
+    ] {
+        let body = std::fs::read_to_string(dashboards_dir().join(f)).unwrap();
+        let missing: Vec<String> = referenced(&body)
+            .into_iter()
+            .filter(|r| !names.contains(r))
+            .collect();
+        assert!(missing.is_empty(), "{f} names {missing:?}, which a fresh live server does not export");
+    }
+    // Label sets known in advance are at zero before any traffic.
+    for series in [
+        "lens_rejected_queries_total{reason=\"invalid_regex\"} 0",
+        "lens_canary_requests_total{arm=\"candidate\",outcome=\"error\"} 0",
+        "lens_promotion_ready 0",
+        "lens_validation_consecutive_passes 0",
+        "lens_validation_seconds_since_night -1",
+    ] {
+        assert!(text.contains(series), "{series} missing from a fresh scrape");
+    }
 }

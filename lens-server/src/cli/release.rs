@@ -252,6 +252,11 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
         "cut",
     );
     store.write_release(&release, &ranking)?;
+    // The release's golden set, sampled now from the stable it must match
+    // (the same sources, unless they changed) and kept with the release.
+    let stable_engine = Engine::open(&store.bundle_of(&stable), Model::None)
+        .with_context(|| format!("opening stable {stable_version}"))?;
+    let golden = validation::gates::golden::for_release(&store, &version, &stable_engine);
     let now = lens_server::server::canary::now_ms();
     let mut effects = Vec::new();
     let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
@@ -278,14 +283,17 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
             "{}",
             json!({"version": version.to_string(), "parent": stable_version.to_string(),
                 "bundle": out, "files": c.files, "bytes": c.bytes, "generation": next.generation,
+                "golden_set": {"lexical": golden.lexical.len(), "definitions": golden.definitions.len()},
                 "traffic_percent": next.traffic_percent()})
         );
     } else {
         println!(
-            "lens: cut {version} from {stable_version}: {} files, {} bytes in {}; candidate at 0% (generation {})",
+            "lens: cut {version} from {stable_version}: {} files, {} bytes in {}; golden set of {} lexical and {} definition queries; candidate at 0% (generation {})",
             c.files,
             c.bytes,
             out.display(),
+            golden.lexical.len(),
+            golden.definitions.len(),
             next.generation
         );
     }

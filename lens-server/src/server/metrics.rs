@@ -60,8 +60,11 @@ pub struct ValidationMetrics {
     pub consecutive_passes: Gauge,
     pub promotion_ready: Gauge,
     pub nights_recorded: Gauge,
-    /// Seconds since the last night started; -1 when none was recorded.
-    pub last_night_age_seconds: Gauge,
+    /// Seconds since the current candidate's last night started (since its
+    /// cut when it has none); -1 without a candidate.
+    pub seconds_since_night: Gauge,
+    /// The current candidate's last night: 1 passed, 0 failed, -1 none.
+    pub last_night_passed: Gauge,
 }
 
 impl ValidationMetrics {
@@ -70,9 +73,11 @@ impl ValidationMetrics {
             consecutive_passes: Gauge::default(),
             promotion_ready: Gauge::default(),
             nights_recorded: Gauge::default(),
-            last_night_age_seconds: Gauge::default(),
+            seconds_since_night: Gauge::default(),
+            last_night_passed: Gauge::default(),
         };
-        m.last_night_age_seconds.set(-1);
+        m.seconds_since_night.set(-1);
+        m.last_night_passed.set(-1);
         registry.register(
             "promotion_ready",
             "1 when the candidate is signed off (three passing nights) and the rollout would accept promote",
@@ -90,9 +95,14 @@ impl ValidationMetrics {
             m.nights_recorded.clone(),
         );
         r.register(
-            "last_night_age_seconds",
-            "Seconds since the last recorded night started; -1 when there is none",
-            m.last_night_age_seconds.clone(),
+            "seconds_since_night",
+            "Seconds since the candidate's last night started (since its cut before any); -1 without a candidate",
+            m.seconds_since_night.clone(),
+        );
+        r.register(
+            "last_night_passed",
+            "The candidate's last night: 1 passed, 0 failed, -1 none yet or no candidate",
+            m.last_night_passed.clone(),
         );
         m
     }
@@ -220,6 +230,8 @@ pub struct Metrics {
     pub canary: CanaryMetrics,
     /// The last quality-gate run: 1 pass, 0 fail, -1 skipped, per gate.
     pub quality_gate_status: Family<GateLabel, Gauge>,
+    /// The last quality-gate run's measured value per gate (NaN when it did not run).
+    pub quality_gate_value: Family<GateLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub validation: ValidationMetrics,
 }
 
@@ -365,9 +377,46 @@ impl Metrics {
         let quality_gate_status = Family::<GateLabel, Gauge>::default();
         registry.register(
             "quality_gate_status",
-            "The last quality-gate run per gate: 1 pass, 0 fail, -1 skipped",
+            "The last quality-gate run per gate: 1 pass, 0 fail, -1 skipped or not run yet",
             quality_gate_status.clone(),
         );
+        let quality_gate_value =
+            Family::<GateLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "quality_gate_value",
+            "The last quality-gate run's measured value per gate (a share, a count or milliseconds, as the gate's threshold)",
+            quality_gate_value.clone(),
+        );
+        // Every route's 200 and the search routes' 500 exist at zero, so the
+        // error-rate ratios and burn-rate alerts evaluate from the first scrape.
+        for r in super::routes::ROUTES {
+            let _ = requests.get_or_create(&RouteStatus {
+                route: r.path.into(),
+                status: 200,
+            });
+        }
+        for r in super::routes::ROUTES {
+            let _ = request_seconds.get_or_create(&RouteLabel {
+                route: r.path.into(),
+            });
+        }
+        for stage in ["stage_a", "stage_b", "stage_c"] {
+            let _ = stage_seconds.get_or_create(&StageLabel {
+                stage: stage.into(),
+            });
+        }
+        for route in ["/search", "/symbols"] {
+            let _ = requests.get_or_create(&RouteStatus {
+                route: route.into(),
+                status: 500,
+            });
+        }
+        // Before any run every gate reads as not run: status -1, value NaN.
+        for gate in validation::gates::ALL_GATES {
+            let label = GateLabel { gate: gate.into() };
+            quality_gate_status.get_or_create(&label).set(-1);
+            quality_gate_value.get_or_create(&label).set(f64::NAN);
+        }
         // Label sets known in advance exist at zero from the first scrape, so
         // rate() and absence alerts work before anything happened.
         for code in crate::errors::ErrorCode::ALL {
@@ -405,6 +454,7 @@ impl Metrics {
             canary,
             validation,
             quality_gate_status,
+            quality_gate_value,
             semantic_gate,
             stage_c_queries,
             stage_c_candidates_scored,

@@ -147,6 +147,12 @@ fn set_gate_metrics(st: &AppState, report: &GateReport) {
                 gate: g.gate.clone(),
             })
             .set(v);
+        st.metrics
+            .quality_gate_value
+            .get_or_create(&GateLabel {
+                gate: g.gate.clone(),
+            })
+            .set(g.value.unwrap_or(f64::NAN));
     }
 }
 
@@ -358,13 +364,28 @@ pub fn update_metrics(st: &AppState) {
         .set(i64::from(s.as_ref().is_some_and(|s| s.promotable)));
     m.nights_recorded
         .set(n.as_ref().map_or(0, |n| n.len() as i64));
-    let last_age = n
-        .ok()
-        .and_then(|n| n.last().map(|r| r.started_at.clone()))
-        .and_then(|t| rfc3339_secs(&t))
-        .map(|secs| (now_ms() / 1000).saturating_sub(secs) as i64)
-        .unwrap_or(-1);
-    m.last_night_age_seconds.set(last_age);
+    let now_s = now_ms() / 1000;
+    let (since, last_passed) = match snap.state.candidate.as_ref() {
+        None => (-1, -1),
+        Some(c) => {
+            let last = n.as_ref().ok().and_then(|n| {
+                n.iter()
+                    .rev()
+                    .find(|r| r.candidate_version == c.version)
+                    .cloned()
+            });
+            let from = last
+                .as_ref()
+                .and_then(|r| rfc3339_secs(&r.started_at))
+                .unwrap_or(c.cut_ms / 1000);
+            (
+                now_s.saturating_sub(from) as i64,
+                last.map_or(-1, |r| i64::from(r.passed)),
+            )
+        }
+    };
+    m.seconds_since_night.set(since);
+    m.last_night_passed.set(last_passed);
 }
 
 /// The scheduler's settings and next due time, for `/validation/status`.

@@ -43,6 +43,23 @@ pub const COMPATIBILITY: &str = "compatibility";
 pub const SEMVER: &str = "semver";
 pub const RELEASE_NOTES: &str = "release_notes";
 pub const DEPENDENCIES: &str = "dependencies";
+/// Every gate `run_all` reports, in its order.
+pub const ALL_GATES: [&str; 14] = [
+    SPAN_COVERAGE,
+    RECALL_AT_50,
+    DEFINITION_FIRST,
+    CONSISTENCY_VIOLATIONS,
+    INDEX_COMPLETENESS,
+    STAGE_A_P95,
+    TAIL_LATENCY,
+    STAGE_B_P95,
+    STAGE_C_P95,
+    NDCG_AT_10,
+    COMPATIBILITY,
+    SEMVER,
+    RELEASE_NOTES,
+    DEPENDENCIES,
+];
 
 /// A searcher and the bundle whose content is its reference.
 #[derive(Clone, Copy)]
