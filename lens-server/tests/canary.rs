@@ -785,7 +785,13 @@ fn the_scheduler_runs_a_due_night_on_the_candidate() {
     let config = night_config(&s, port, false);
     {
         let _server = serve_with(&s, &config, port);
-        let o = s.cli(&["cut-rc", "--version", "1.1.0-rc.1", "--config", config.to_str().unwrap()]);
+        let o = s.cli(&[
+            "cut-rc",
+            "--version",
+            "1.1.0-rc.1",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
         assert!(o.status.success());
         // The golden set is made at the cut and kept with the release.
         assert!(s.state().join("releases/1.1.0-rc.1/golden.json").is_file());
@@ -800,11 +806,17 @@ fn the_scheduler_runs_a_due_night_on_the_candidate() {
     let nights = loop {
         let (_, body) = http(port, "GET", "/validation/status", "", &[]);
         let v = json(&body);
-        let n = v["validation_status"]["nights"].as_array().cloned().unwrap_or_default();
+        let n = v["validation_status"]["nights"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if !n.is_empty() {
             break n;
         }
-        assert!(t.elapsed() < Duration::from_secs(60), "no scheduled night: {body}");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no scheduled night: {body}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(nights[0]["kind"], "scheduled");
@@ -814,5 +826,11 @@ fn the_scheduler_runs_a_due_night_on_the_candidate() {
     let _server = serve_with(&s, &config, port);
     std::thread::sleep(Duration::from_secs(3));
     let (_, body) = http(port, "GET", "/validation/status", "", &[]);
-    assert_eq!(json(&body)["validation_status"]["nights"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&body)["validation_status"]["nights"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -121,7 +121,11 @@ fn dashboards_use_only_exported_series() {
         }
         used.extend(refs);
     }
-    for f in ["grafana/lens.json", "grafana/canary.json", "grafana/validation.json"] {
+    for f in [
+        "grafana/lens.json",
+        "grafana/canary.json",
+        "grafana/validation.json",
+    ] {
         let text = std::fs::read_to_string(dashboards_dir().join(f)).unwrap();
         let grafana: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert!(
@@ -133,8 +137,14 @@ fn dashboards_use_only_exported_series() {
                     && p["datasource"]["uid"] == "${datasource}"),
             "{f}: a panel without a query or off the datasource variable"
         );
-        assert_eq!(grafana["templating"]["list"][0]["name"], "datasource", "{f}");
-        assert!(!text.contains("localhost") && !text.contains("http://"), "{f} names an instance");
+        assert_eq!(
+            grafana["templating"]["list"][0]["name"], "datasource",
+            "{f}"
+        );
+        assert!(
+            !text.contains("localhost") && !text.contains("http://"),
+            "{f} names an instance"
+        );
     }
     // Every exported family appears on the dashboard or in a rule.
     let families: BTreeSet<String> = exported
@@ -299,7 +309,10 @@ fn alert_rules_use_the_one_source_of_thresholds() {
             "LensCanaryErrorRateHigh",
             format!("> {}", num(t.canary_error_rate)),
         ),
-        ("LensSpanCoverageBelow98", format!("< {}", num(t.span_coverage))),
+        (
+            "LensSpanCoverageBelow98",
+            format!("< {}", num(t.span_coverage)),
+        ),
         (
             "LensAvailabilityBudgetFastBurn",
             format!("> {} * (1 - {})", num(t.burn_fast), num(t.availability_slo)),
@@ -335,14 +348,23 @@ fn promtool_check_metrics(text: &str) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if out.status.success() { said.trim().to_string() } else { format!("failed: {said}") }
+    if out.status.success() {
+        said.trim().to_string()
+    } else {
+        format!("failed: {said}")
+    }
 }
 
 /// The inventory of a fresh `lens serve` (with a release store), scraped over
@@ -356,9 +378,17 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
     crate::common::write(&src, "src/lib.rs", b"pub fn needle() -> u32 { 1 }\n");
     let bundle = dir.path().join("bundle");
     crate::common::index(&[&src], &bundle, &["--bundle-version", "1.0.0"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = dir.path().join("lens.toml");
-    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\npolicy = \"permissive\"\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:{port}\"\npolicy = \"permissive\"\n"),
+    )
+    .unwrap();
     let mut child = crate::common::lens()
         .args(["serve", "--model", "none", "--bundle"])
         .arg(&bundle)
@@ -373,7 +403,11 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
     let get = |accept: &str| -> Option<String> {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n").ok()?;
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         let (head, body) = out.split_once("\r\n\r\n")?;
@@ -384,7 +418,10 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
         if let Some(t) = get("text/plain") {
             break t;
         }
-        assert!(t.elapsed() < std::time::Duration::from_secs(30), "server did not start");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "server did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let om = get("application/openmetrics-text; version=1.0.0").unwrap();
@@ -398,7 +435,11 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
             .collect()
     };
     let (text, om) = (clean(&text), clean(&om));
-    assert_eq!(promtool_check_metrics(&text), "", "promtool on the text format");
+    assert_eq!(
+        promtool_check_metrics(&text),
+        "",
+        "promtool on the text format"
+    );
     // promtool reads the Prometheus text format: on OpenMetrics its only
     // complaint may be that a counter's HELP names the family (`lens_x`)
     // while its samples are `lens_x_total`, which is what OpenMetrics asks.
@@ -411,7 +452,8 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
             .and_then(|n| n.strip_suffix("_total"))
             .unwrap_or_else(|| panic!("promtool on OpenMetrics: {line}"));
         assert!(
-            om.contains(&format!("# HELP {family} ")) && om.contains(&format!("# TYPE {family} counter")),
+            om.contains(&format!("# HELP {family} "))
+                && om.contains(&format!("# TYPE {family} counter")),
             "{line}"
         );
     }
@@ -428,7 +470,16 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
     }
     assert_eq!(families, helped, "every family has help text");
     for f in &families {
-        for unit in ["_ms", "_milliseconds", "_minutes", "_kb", "_mb", "_kib", "_mib", "_percent_ratio"] {
+        for unit in [
+            "_ms",
+            "_milliseconds",
+            "_minutes",
+            "_kb",
+            "_mb",
+            "_kib",
+            "_mib",
+            "_percent_ratio",
+        ] {
             assert!(!f.contains(unit), "{f}: use base units (seconds, bytes)");
         }
     }
@@ -451,7 +502,10 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
             .into_iter()
             .filter(|r| !names.contains(r))
             .collect();
-        assert!(missing.is_empty(), "{f} names {missing:?}, which a fresh live server does not export");
+        assert!(
+            missing.is_empty(),
+            "{f} names {missing:?}, which a fresh live server does not export"
+        );
     }
     // Label sets known in advance are at zero before any traffic.
     for series in [
@@ -461,6 +515,9 @@ fn a_fresh_live_server_exports_every_series_the_dashboards_and_rules_name() {
         "lens_validation_consecutive_passes 0",
         "lens_validation_seconds_since_night -1",
     ] {
-        assert!(text.contains(series), "{series} missing from a fresh scrape");
+        assert!(
+            text.contains(series),
+            "{series} missing from a fresh scrape"
+        );
     }
 }
