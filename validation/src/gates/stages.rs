@@ -589,15 +589,26 @@ pub fn ndcg_at_10(
         gate,
         status,
         value: Some(value),
-        threshold: Some(baseline * (1.0 + t.ndcg_min_gain)),
+        threshold: Some(if t.ndcg_ranking_changed {
+            baseline * (1.0 + t.ndcg_min_gain)
+        } else {
+            baseline * (1.0 - t.ndcg_tie_band)
+        }),
         baseline: Some(baseline),
         evidence: json!({
             "k": K,
-            "rule": format!(
-                "candidate ≥ stable × {:.2}, or within ±{:.1}% of stable with a lower p95",
-                1.0 + t.ndcg_min_gain,
-                t.ndcg_tie_band * 100.0
-            ),
+            "rule": if t.ndcg_ranking_changed {
+                format!(
+                    "candidate ≥ stable × {:.2}, or within ±{:.1}% of stable with a lower p95",
+                    1.0 + t.ndcg_min_gain,
+                    t.ndcg_tie_band * 100.0
+                )
+            } else {
+                format!(
+                    "same ranking config and model as stable (a content refresh): candidate ≥ stable × {:.3}",
+                    1.0 - t.ndcg_tie_band
+                )
+            },
             "sets": per_set,
             "not_indexed": not_indexed,
             "largest_drops": worst,
