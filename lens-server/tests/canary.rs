@@ -50,7 +50,8 @@ impl Setup {
             format!(
                 "listen = \"127.0.0.1:{port}\"\npolicy = \"permissive\"\naudit_log = \"{}\"\n\
                  [limits]\nrequests_per_second = 100000\nburst = 100000\n\
-                 [canary]\nsoak_seconds = [0, 0, 0]\nauto_progress = [false, false, false]\n",
+                 [canary]\nsoak_seconds = [0, 0, 0]\nauto_progress = [false, false, false]\n\
+                 [validation]\nnightly_at = \"\"\n",
                 self.dir.path().join("audit.jsonl").display()
             ),
         )
@@ -158,8 +159,34 @@ fn http(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
-    (status, body)
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or(("", ""));
+    let chunked = head
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    (
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        },
+    )
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].strip_prefix("\r\n").unwrap_or(&after[n..]);
+    }
+    out
 }
 
 fn generation_of(body: &str) -> Option<u64> {
@@ -362,7 +389,7 @@ fn a_torn_state_file_sends_the_candidate_nothing_and_degrades_health() {
 /// pulling the kill switch makes `LensKillSwitchTriggered` fire in
 /// Prometheus's own `/api/v1/alerts`.
 #[test]
-fn a_real_prometheus_fires_the_kill_switch_alert() {
+fn a_real_prometheus_fires_the_kill_switch_and_quality_gate_alerts() {
     let prometheus = "/usr/bin/prometheus";
     assert!(
         Path::new(prometheus).exists(),
@@ -466,11 +493,55 @@ fn a_real_prometheus_fires_the_kill_switch_alert() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // A candidate that lost a fifth of the files fails a quality gate.
+    let reduced = s.dir.path().join("reduced");
+    for i in (0..30).filter(|i| i % 5 != 0) {
+        let from = s.dir.path().join(format!("proj/src/m{i}.rs"));
+        crate::common::write(
+            &reduced,
+            &format!("src/m{i}.rs"),
+            &std::fs::read(from).unwrap(),
+        );
+    }
+    let o = s.cli(&[
+        "cut-rc",
+        "--version",
+        "1.1.0-rc.2",
+        &format!("proj={}", reduced.display()),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, body) = http(server.port, "POST", "/validation/quality-gates", "", &[]);
+    assert_eq!(status, 200, "{body}");
+    let t = Instant::now();
+    loop {
+        let now = alerts();
+        if now
+            .iter()
+            .any(|(n, s)| n == "LensQualityGateFailed" && s == "firing")
+        {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            let (_, m) = http(server.port, "GET", "/metrics", "", &[]);
+            let (_, a) = http(prom_port, "GET", "/api/v1/alerts", "", &[]);
+            let gates: Vec<&str> = m
+                .lines()
+                .filter(|l| l.starts_with("lens_quality_gate_status"))
+                .collect();
+            panic!("the quality-gate alert never fired: {now:?}\n{gates:?}\n{a}\n{body}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
     let _ = prom.kill();
     let _ = prom.wait();
 }
 
-/// A config with drills on, the scheduler off and release notes for 1.1.0-rc.1.
+/// A config with drills on, the scheduler off and release notes for
+/// 1.1.0-rc.1. The tests run beside each other on two cores: a 5 ms tail
+/// floor keeps a descheduled search at sub-millisecond p95 from failing the
+/// nights these tests are about (`tail_latency` itself is tested with planted
+/// spikes in validation/tests/gates.rs).
 fn night_config(s: &Setup, port: u16, drills: bool) -> PathBuf {
     let notes = s.dir.path().join("UPGRADE.md");
     std::fs::write(
@@ -486,7 +557,8 @@ fn night_config(s: &Setup, port: u16, drills: bool) -> PathBuf {
              [limits]\nrequests_per_second = 100000\nburst = 100000\n\
              [canary]\nsoak_seconds = [0, 0, 0]\nauto_progress = [false, false, false]\n\
              [drills]\nenabled = {drills}\n\
-             [validation]\nnightly_at = \"\"\nnight_minutes = 5\nrelease_notes = \"{}\"\n",
+             [validation]\nnightly_at = \"\"\nnight_minutes = 5\nrelease_notes = \"{}\"\n\
+             tail_floor_ms = 5.0\n",
             s.dir.path().join("audit.jsonl").display(),
             notes.display()
         ),

@@ -956,3 +956,62 @@ async fn health_says_when_the_bundle_on_disk_is_not_the_one_served() {
         (serde_json::json!("current"), serde_json::json!(true))
     );
 }
+
+/// Every `/monitoring/dashboard` path the runbook reads with jq answers
+/// non-null once the server has served a search.
+#[tokio::test]
+async fn every_dashboard_path_the_runbook_reads_is_non_null() {
+    // The runbook's paths, kept in testdata/ (a clone has no ../shared); when
+    // the runbook is beside the checkout, the copy must match it.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let kept = std::fs::read_to_string(root.join("testdata/runbook-dashboard-paths.txt")).unwrap();
+    let paths: Vec<String> = kept.lines().map(str::to_string).collect();
+    if let Ok(runbook) = std::fs::read_to_string(root.join("../shared/runbook/lens-runbook.md")) {
+        let mut from_runbook: Vec<String> = runbook
+            .lines()
+            .filter(|l| l.contains("/monitoring/dashboard") && l.contains("jq '.dashboard_state"))
+            .filter_map(|l| {
+                l.split("jq '")
+                    .nth(1)?
+                    .split('\'')
+                    .next()
+                    .map(str::to_string)
+            })
+            .collect();
+        from_runbook.sort();
+        from_runbook.dedup();
+        assert_eq!(
+            from_runbook, paths,
+            "testdata/runbook-dashboard-paths.txt is behind the runbook"
+        );
+    }
+    assert!(paths.len() >= 8, "{paths:?}");
+    let f = fixture(Policy::Enforce, LimitsConfig::default());
+    let r = call(
+        &f.state,
+        "GET",
+        "/search?q=needle",
+        Some("k-both"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let d = call(
+        &f.state,
+        "GET",
+        "/monitoring/dashboard",
+        Some("k-both"),
+        None,
+        &[],
+    )
+    .await
+    .json();
+    for p in &paths {
+        let mut v = &d;
+        for key in p.trim_start_matches('.').split('.') {
+            v = &v[key];
+        }
+        assert!(!v.is_null(), "{p} is null in {d}");
+    }
+}

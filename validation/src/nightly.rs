@@ -334,7 +334,10 @@ pub fn release_gates(
         Target::engine(sides.candidate),
         Target::engine(sides.stable),
         golden,
-        &Thresholds::default(),
+        &Thresholds {
+            tail_floor_ms: cfg.tail_floor_ms,
+            ..Thresholds::default()
+        },
         &inputs,
     );
     if let Some(e) = load_error {

@@ -22,6 +22,11 @@ pub struct ValidationConfig {
     pub labelled_max_queries: usize,
     /// The release notes `release_notes` looks in.
     pub release_notes: PathBuf,
+    /// `tail_latency` passes when p99 is within 2 × p95 *or* within this many
+    /// milliseconds of p95. 0 (the default) is the runbook's ratio alone; a
+    /// shared or busy host, where one descheduled search at sub-millisecond
+    /// p95 breaks any ratio, may set a floor.
+    pub tail_floor_ms: f64,
 }
 
 impl Default for ValidationConfig {
@@ -32,6 +37,7 @@ impl Default for ValidationConfig {
             labelled: Vec::new(),
             labelled_max_queries: 0,
             release_notes: PathBuf::from("UPGRADE.md"),
+            tail_floor_ms: 0.0,
         }
     }
 }
@@ -49,6 +55,12 @@ impl ValidationConfig {
             p.push(format!(
                 "validation.nightly_at = {:?} must be HH:MM (24-hour local time) or empty to turn the scheduler off",
                 self.nightly_at
+            ));
+        }
+        if !(self.tail_floor_ms >= 0.0 && self.tail_floor_ms.is_finite()) {
+            p.push(format!(
+                "validation.tail_floor_ms = {} must be a number of milliseconds, at least 0",
+                self.tail_floor_ms
             ));
         }
         if self.night_minutes == 0 {
