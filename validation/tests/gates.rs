@@ -1007,3 +1007,32 @@ fn run_all_adds_the_release_gates_and_skips_those_without_inputs() {
         failing.recommendations
     );
 }
+
+#[test]
+fn files_deleted_from_the_same_tree_are_explained_not_lost() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let stable = build(&root, &dir.path().join("stable"), |_| true);
+    // Upstream deletes a tenth of the files; the candidate is cut from the same tree.
+    for i in (0..FILES).filter(|i| i % 10 == 0) {
+        std::fs::remove_file(root.join(source(i).0)).unwrap();
+    }
+    let refreshed = build(&root, &dir.path().join("refreshed"), |i| i % 10 != 0);
+    let g = gates::index_completeness(&refreshed, &stable);
+    assert_eq!(g.status, GateStatus::Pass, "{:?}", g.evidence);
+    assert_eq!(g.evidence["deleted_from_sources"], FILES / 10);
+    assert_eq!(g.evidence["missing_files"], 0);
+    // The same loss from another tree is not explained.
+    let other = dir.path().join("other");
+    let partial = build(&other, &dir.path().join("partial"), |i| i % 10 != 0);
+    let g = gates::index_completeness(&partial, &stable);
+    assert_eq!(g.status, GateStatus::Fail);
+    assert_eq!(g.evidence["missing_files"], FILES / 10);
+    // Nor is a file still on disk that the build dropped (here an ignore rule).
+    std::fs::write(root.join(".ignore"), format!("{}\n", source(1).0)).unwrap();
+    let dropped = build(&root, &dir.path().join("dropped"), |i| i % 10 != 0);
+    let g = gates::index_completeness(&dropped, &refreshed);
+    assert_eq!(g.status, GateStatus::Fail, "{:?}", g.evidence);
+    assert_eq!(g.evidence["missing_files"], 1);
+}

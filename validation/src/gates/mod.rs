@@ -645,7 +645,9 @@ pub fn consistency(
 }
 
 /// The candidate's files against the stable's: a file the stable serves and
-/// the candidate lacks fails; counts, bytes and the candidate's skips as evidence.
+/// the candidate lacks fails, unless both were built from the same tree and
+/// the file is gone from it (deleted upstream); counts, bytes, the deletions
+/// and the candidate's skips as evidence.
 pub fn index_completeness(candidate: &Engine, stable: &Engine) -> GateResult {
     let files = |e: &Engine| -> BTreeMap<(String, String), u64> {
         Corpus::of(e)
@@ -655,11 +657,32 @@ pub fn index_completeness(candidate: &Engine, stable: &Engine) -> GateResult {
             .collect()
     };
     let (c, s) = (files(candidate), files(stable));
-    let missing: Vec<String> = s
-        .keys()
-        .filter(|k| !c.contains_key(*k))
-        .map(|(r, p)| format!("{r}/{p}"))
-        .collect();
+    // A file stable has and the candidate lacks is explained when the
+    // candidate was built from the same tree as stable (same source name and
+    // path) and the file is gone from that tree now: deleted upstream. Any
+    // other loss (another tree, or a file still on disk) counts against it.
+    let source_path = |e: &Engine, repo: &str| -> Option<String> {
+        e.describe()
+            .manifest
+            .sources
+            .iter()
+            .find(|x| x.name == repo)
+            .map(|x| x.path.clone())
+    };
+    let explained = |repo: &str, path: &str| -> bool {
+        match (source_path(candidate, repo), source_path(stable, repo)) {
+            (Some(a), Some(b)) if a == b => !std::path::Path::new(&a).join(path).exists(),
+            _ => false,
+        }
+    };
+    let (mut gone, mut missing) = (Vec::new(), Vec::new());
+    for (r, p) in s.keys().filter(|k| !c.contains_key(*k)) {
+        if explained(r, p) {
+            gone.push(format!("{r}/{p}"));
+        } else {
+            missing.push(format!("{r}/{p}"));
+        }
+    }
     let added = c.keys().filter(|k| !s.contains_key(*k)).count();
     let present = s.len() - missing.len();
     let value = if s.is_empty() {
@@ -677,7 +700,7 @@ pub fn index_completeness(candidate: &Engine, stable: &Engine) -> GateResult {
     }
     let (gate, status, reason) = judged(INDEX_COMPLETENESS, missing.is_empty(), || {
         format!(
-            "{} of the stable's {} files are not in the candidate",
+            "{} of the stable's {} files are not in the candidate, and its sources do not explain it (files still on disk, or another tree)",
             missing.len(),
             s.len()
         )
@@ -695,6 +718,8 @@ pub fn index_completeness(candidate: &Engine, stable: &Engine) -> GateResult {
             "stable_bytes": s.values().sum::<u64>(),
             "missing_files": missing.len(),
             "missing_examples": missing.iter().take(EXAMPLES).collect::<Vec<_>>(),
+            "deleted_from_sources": gone.len(),
+            "deleted_examples": gone.iter().take(EXAMPLES).collect::<Vec<_>>(),
             "added_files": added,
             "candidate_skipped": m.skipped.len(),
             "candidate_skipped_by_reason": by_reason
