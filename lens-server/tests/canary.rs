@@ -61,27 +61,7 @@ impl Setup {
 
     fn serve(&self) -> Server {
         let port = free_port();
-        let child = lens()
-            .args(["serve", "--model", "none", "--bundle"])
-            .arg(&self.bundle)
-            .arg("--config")
-            .arg(self.config(port))
-            .arg("--state")
-            .arg(self.state())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Server { child, port };
-        let t = Instant::now();
-        while http(port, "GET", "/health", "", &[]).0 != 200 {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s
+        serve_with(self, &self.config(port), port)
     }
 
     /// A server whose candidate 1.1.0-rc.1 (cut by the CLI) serves its first stage.

@@ -200,11 +200,18 @@ expect "kill switch" "$(status | jq '.canary_deployment.killSwitch.active')" "fa
 
 step "roll 1.0.0-rc.2 out to 100% under load (5% -> 25% -> 100%)"
 curl -s -X POST "http://localhost:$port/canary/progress" | jq -c '.canary_deployment | {trafficPercentage, stage}'
-for want in 25 100; do
-    load 5 "load-rc2-$want.json"
-    curl -s -X POST "http://localhost:$port/canary/progress" | jq -c '.canary_deployment | {trafficPercentage, stage}'
-    expect "traffic" "$(status | jq '.canary_deployment.trafficPercentage')" "$want"
-done
+# As an operator would: progress when the stage's last interval passed;
+# a refusal (an inconclusive interval on a busy host) means more soak under load.
+progress_to() { # progress_to PERCENT TAG
+    for attempt in 1 2 3; do
+        load 5 "load-$2-$1-$attempt.json"
+        curl -s -X POST "http://localhost:$port/canary/progress" \
+            | jq -c '.canary_deployment // .error | {trafficPercentage, stage, refused: ([.reasons[]?.code] | select(length > 0))}'
+        [ "$(status | jq '.canary_deployment.trafficPercentage')" = "$1" ] && break
+    done
+    expect "traffic" "$(status | jq '.canary_deployment.trafficPercentage')" "$1"
+}
+for want in 25 100; do progress_to "$want" rc2; done
 
 step "# Quality gates validation: curl -X POST http://localhost:3000/validation/quality-gates | jq '.'"
 curl -s -X POST "http://localhost:$port/validation/quality-gates" > gates-rc2.json
@@ -262,7 +269,7 @@ blocked_candidate() { # blocked_candidate VERSION GATE...
     local v=$1; shift
     sleep 1.5
     curl -s -X POST "http://localhost:$port/canary/progress" >/dev/null
-    for _ in 1 2; do load 5 "load-$v.json"; curl -s -X POST "http://localhost:$port/canary/progress" >/dev/null; done
+    for want in 25 100; do progress_to "$want" "$v"; done
     echo "   rollout: $(status | jq -c '.canary_deployment | {candidate, trafficPercentage}')"
     curl -s -X POST "http://localhost:$port/validation/quality-gates" > "gates-$v.json"
     jq -c '.quality_gates_report | {release: .release.version, passed, failed: [.gates[] | select(.status == "fail") | .gate]}' "gates-$v.json"

@@ -68,19 +68,30 @@ impl LoggedQuery {
 /// [`QUERY_LOG_MAX_BYTES`]. Writes are best effort: the log is evidence,
 /// never a reason to fail a search.
 pub fn append_query(dir: &Path, q: &LoggedQuery) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let path = dir.join(QUERY_LOG);
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() > QUERY_LOG_MAX_BYTES) {
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+    };
+    let mut f = match open() {
+        Ok(f) => f,
+        // The directory is made on the first search, not checked on every one.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            open()?
+        }
+        Err(e) => return Err(e),
+    };
+    if f.metadata().is_ok_and(|m| m.len() > QUERY_LOG_MAX_BYTES) {
         std::fs::rename(&path, dir.join(format!("{QUERY_LOG}.1")))?;
+        f = open()?;
     }
     let mut line = serde_json::to_vec(q).map_err(std::io::Error::other)?;
     line.push(b'\n');
     // One write of one line with O_APPEND: concurrent appenders do not interleave.
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)?
-        .write_all(&line)
+    f.write_all(&line)
 }
 
 /// The newest `max` distinct logged queries (the rotated file first, then
@@ -125,6 +136,38 @@ pub fn golden_as_log(golden: &GoldenSet) -> Vec<LoggedQuery> {
         limit: Some(10),
     });
     lexical.chain(defs).collect()
+}
+
+/// What a night replays: the server's query log, or the golden set's
+/// queries when it has logged none yet; and which it was.
+pub fn replay_queries(dir: &Path, golden: &GoldenSet) -> (Vec<LoggedQuery>, &'static str) {
+    let logged = read_query_log(dir, REPLAY_MAX_QUERIES);
+    if logged.is_empty() {
+        (golden_as_log(golden), "golden set (no query log yet)")
+    } else {
+        (logged, "query log")
+    }
+}
+
+/// The `quality_gates_report` document of a run: the report with the
+/// release it judged (`arm` `candidate`, or `stable` without one), its
+/// baseline, when it started and the golden set's size.
+pub fn gate_document(
+    report: &GateReport,
+    version: &Version,
+    arm: &str,
+    baseline: &Version,
+    started_at: &str,
+    golden: &GoldenSet,
+) -> serde_json::Value {
+    let mut doc = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
+    doc["release"] = serde_json::json!({"version": version.to_string(), "arm": arm,
+        "baseline": baseline.to_string()});
+    doc["started_at"] = serde_json::json!(started_at);
+    doc["passed"] = serde_json::json!(report.passed());
+    doc["golden_set"] = serde_json::json!({"lexical": golden.lexical.len(),
+        "definitions": golden.definitions.len()});
+    serde_json::json!({"quality_gates_report": doc})
 }
 
 /// Replays `log` against `s`, up to three rounds while `budget` lasts (at

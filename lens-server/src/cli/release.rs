@@ -173,6 +173,28 @@ fn stable_release(
     Ok((v, r))
 }
 
+/// One locked read-modify-write of the rollout state, as the server makes
+/// them: `change` turns the current state into the next and its effects, or
+/// refuses. A refusal is printed and comes back as its exit code.
+pub(super) fn change_state(
+    store: &ReleaseStore,
+    change: impl FnOnce(
+        &RolloutState,
+    ) -> Result<(RolloutState, Vec<lens_core::release::Effect>), Refusal>,
+) -> anyhow::Result<Result<(RolloutState, Vec<lens_core::release::Effect>), ExitCode>> {
+    let mut effects = Vec::new();
+    let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
+        let (next, e) = change(cur)?;
+        effects = e;
+        Ok::<_, Refusal>(next)
+    });
+    match result {
+        Ok(next) => Ok(Ok((next, effects))),
+        Err(StateFileError::Rejected(r)) => Ok(Err(print_refusal(&r))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(super) fn print_refusal(r: &Refusal) -> ExitCode {
     eprintln!("lens: refused:");
     for reason in &r.reasons {
@@ -258,16 +280,9 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening stable {stable_version}"))?;
     let golden = validation::gates::golden::for_release(&store, &version, &stable_engine);
     let now = lens_server::server::canary::now_ms();
-    let mut effects = Vec::new();
-    let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
-        let (next, e) = cut(cur, &version, now, &cfg)?;
-        effects = e;
-        Ok::<_, Refusal>(next)
-    });
-    let next = match result {
-        Ok(n) => n,
-        Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
-        Err(e) => return Err(e.into()),
+    let (next, effects) = match change_state(&store, |cur| cut(cur, &version, now, &cfg))? {
+        Ok(changed) => changed,
+        Err(refused) => return Ok(refused),
     };
     let event = json!({
         "time": lens_server::server::audit::now_rfc3339(), "event": "candidate_cut",
@@ -539,13 +554,9 @@ pub fn canary(a: CanaryArgs) -> anyhow::Result<ExitCode> {
     };
     let now = lens_server::server::canary::now_ms();
     let before = current_state(&store)?.stage_label();
-    let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
-        apply(cur, event, now, &cfg).map(|(next, _)| next)
-    });
-    let next = match result {
-        Ok(n) => n,
-        Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
-        Err(e) => return Err(e.into()),
+    let next = match change_state(&store, |cur| apply(cur, event, now, &cfg))? {
+        Ok((next, _)) => next,
+        Err(refused) => return Ok(refused),
     };
     let line = json!({
         "time": lens_server::server::audit::now_rfc3339(), "event": kind,

@@ -11,13 +11,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use lens_core::release::store::ReleaseStore;
-use lens_core::release::{Event, NightLog, RolloutState, StateFileError, Version, apply, update};
+use lens_core::release::{Event, NightLog, RolloutState, Version, apply};
 use lens_core::{Engine, Model};
 use serde_json::json;
 use validation::nightly::{self, GateSides, NightPlan};
 use validation::signoff;
 
-use super::release::{StoreArgs, current_state, parse_version, print_refusal};
+use super::release::{StoreArgs, change_state, current_state, parse_version};
 
 /// Exit code of a refusal (the error table's "refused").
 const REFUSED: u8 = 3;
@@ -137,15 +137,7 @@ pub fn nightly_validation(a: NightlyArgs) -> anyhow::Result<ExitCode> {
     let stable = open_release(&store, &stable_v, &a.model)?;
     let (cand_rec, stable_rec) = (store.read_release(&cand)?, store.read_release(&stable_v)?);
     let golden = validation::gates::golden::for_release(&store, &cand, &stable);
-    let logged = nightly::read_query_log(&vdir, nightly::REPLAY_MAX_QUERIES);
-    let (queries, source) = if logged.is_empty() {
-        (
-            nightly::golden_as_log(&golden),
-            "golden set (no query log yet)",
-        )
-    } else {
-        (logged, "query log")
-    };
+    let (queries, source) = nightly::replay_queries(&vdir, &golden);
     let mut gate_doc = serde_json::Value::Null;
     let run = nightly::run_night(
         &candidate,
@@ -161,13 +153,14 @@ pub fn nightly_validation(a: NightlyArgs) -> anyhow::Result<ExitCode> {
                 &golden,
                 &config.validation,
             );
-            let mut doc = serde_json::to_value(&report).unwrap_or_default();
-            doc["release"] = json!({"version": cand.to_string(), "arm": "candidate", "baseline": stable_v.to_string()});
-            doc["started_at"] = json!(started_at);
-            doc["passed"] = json!(report.passed());
-            doc["golden_set"] =
-                json!({"lexical": golden.lexical.len(), "definitions": golden.definitions.len()});
-            gate_doc = json!({"quality_gates_report": doc});
+            gate_doc = nightly::gate_document(
+                &report,
+                &cand,
+                "candidate",
+                &stable_v,
+                &started_at,
+                &golden,
+            );
             report
         },
         &queries,
@@ -299,25 +292,14 @@ pub fn promote(a: SignoffArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.store.canary()?;
     let now = lens_server::server::canary::now_ms();
     let nights = nights_of(&store);
-    let mut effects = Vec::new();
     // Sign-off is decided again under the lock: the state may have moved.
-    let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
-        let again = signoff::signoff(cur, &nights, &version, now, &cfg);
-        let (next, e) = apply(
-            cur,
-            Event::Promote {
-                signed_off: again.signed_off,
-            },
-            now,
-            &cfg,
-        )?;
-        effects = e;
-        Ok::<_, lens_core::release::Refusal>(next)
-    });
-    let next = match result {
-        Ok(n) => n,
-        Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
-        Err(e) => return Err(e.into()),
+    let promoted = change_state(&store, |cur| {
+        let signed_off = signoff::signoff(cur, &nights, &version, now, &cfg).signed_off;
+        apply(cur, Event::Promote { signed_off }, now, &cfg)
+    })?;
+    let (next, effects) = match promoted {
+        Ok(changed) => changed,
+        Err(refused) => return Ok(refused),
     };
     let event = json!({
         "time": lens_server::server::audit::now_rfc3339(), "event": "promoted", "by": user(),
@@ -344,16 +326,10 @@ pub fn rollback(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.store.canary()?;
     let before = current_state(&store)?;
     let now = lens_server::server::canary::now_ms();
-    let mut effects = Vec::new();
-    let result = update(&store.rollout_path(), &store.lock_path(), |cur| {
-        let (next, e) = apply(cur, Event::Rollback, now, &cfg)?;
-        effects = e;
-        Ok::<_, lens_core::release::Refusal>(next)
-    });
-    let next = match result {
-        Ok(n) => n,
-        Err(StateFileError::Rejected(r)) => return Ok(print_refusal(&r)),
-        Err(e) => return Err(e.into()),
+    let (next, effects) = match change_state(&store, |cur| apply(cur, Event::Rollback, now, &cfg))?
+    {
+        Ok(changed) => changed,
+        Err(refused) => return Ok(refused),
     };
     let stable = next.stable.as_ref().map(|r| r.version.to_string());
     let event = json!({

@@ -71,14 +71,14 @@ pub struct GateRun {
 impl GateRun {
     /// The `quality_gates_report` document.
     pub fn document(&self) -> Value {
-        let mut doc = serde_json::to_value(&self.report).unwrap_or(Value::Null);
-        doc["release"] = json!({"version": self.version.to_string(), "arm": self.arm,
-            "baseline": self.baseline.to_string()});
-        doc["started_at"] = json!(self.started_at);
-        doc["passed"] = json!(self.report.passed());
-        doc["golden_set"] = json!({"lexical": self.golden.lexical.len(),
-            "definitions": self.golden.definitions.len()});
-        json!({"quality_gates_report": doc})
+        nightly::gate_document(
+            &self.report,
+            &self.version,
+            self.arm,
+            &self.baseline,
+            &self.started_at,
+            &self.golden,
+        )
     }
 }
 
@@ -250,7 +250,7 @@ pub fn run_night(
             return Err(NightFailure::Running(what.clone()));
         }
         *r = Some(format!("{} by {by}", candidate.version));
-        scopeguard(guard)
+        NightRunning(guard)
     };
     let log = night_log(st).ok_or(NightFailure::NoStore)?;
     let now = now_ms();
@@ -271,20 +271,9 @@ pub fn run_night(
     let vdir = dir(st).ok_or(NightFailure::NoStore)?;
     let mut gate_doc = Value::Null;
     let run = {
-        let logged = nightly::read_query_log(&vdir, nightly::REPLAY_MAX_QUERIES);
-        let (queries, source) = if logged.is_empty() {
-            let golden = gates::golden::for_release(
-                &releases.store,
-                &candidate.version,
-                &st.engine.load_full(),
-            );
-            (
-                nightly::golden_as_log(&golden),
-                "golden set (no query log yet)",
-            )
-        } else {
-            (logged, "query log")
-        };
+        let golden =
+            gates::golden::for_release(&releases.store, &candidate.version, &st.engine.load_full());
+        let (queries, source) = nightly::replay_queries(&vdir, &golden);
         nightly::run_night(
             candidate.engine.as_ref() as &dyn Searcher,
             || {
@@ -314,16 +303,13 @@ pub fn run_night(
     Ok((record, gate_doc))
 }
 
-struct Release<'a>(&'a NightGuard);
+/// Marks the night as running until dropped (also on a panic).
+struct NightRunning<'a>(&'a NightGuard);
 
-impl Drop for Release<'_> {
+impl Drop for NightRunning<'_> {
     fn drop(&mut self) {
         *self.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
-}
-
-fn scopeguard(g: &NightGuard) -> Release<'_> {
-    Release(g)
 }
 
 /// Runs the scheduled night when it is due (called every minute).

@@ -20,7 +20,7 @@ use super::super::canary::{Actor, ChangeError, Drill, Releases, now_ms};
 use super::params;
 use crate::errors::{ApiError, ErrorCode};
 
-fn releases(st: &AppState) -> Result<&Releases, ApiError> {
+pub(super) fn releases(st: &AppState) -> Result<&Releases, ApiError> {
     st.releases.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::NoReleaseStore,
@@ -37,7 +37,7 @@ fn actor(who: &Identity) -> Actor {
 }
 
 /// A JSON body whatever its Content-Type (the runbook sends it with and without); empty is `{}`.
-fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {

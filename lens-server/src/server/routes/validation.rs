@@ -18,6 +18,7 @@ use super::super::AppState;
 use super::super::admission::{AuditChange, Identity};
 use super::super::canary::now_ms;
 use super::super::quality::{self, NightFailure};
+use super::canary::{json_body, releases};
 use super::params;
 use crate::errors::{ApiError, ErrorCode};
 
@@ -108,16 +109,6 @@ struct NightBody {
     duration_minutes: Option<u64>,
 }
 
-fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
-    let b = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        bytes
-    };
-    serde_json::from_slice(b)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("invalid JSON body: {e}")))
-}
-
 fn night_error(e: NightFailure) -> ApiError {
     match e {
         NightFailure::NoStore => ApiError::new(ErrorCode::NoReleaseStore, e.to_string()),
@@ -133,7 +124,7 @@ pub async fn nightly(
     Extension(who): Extension<Identity>,
     bytes: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let b: NightBody = body(&bytes)?;
+    let b: NightBody = json_body(&bytes)?;
     let minutes = b
         .duration_minutes
         .unwrap_or(st.config.validation.night_minutes);
@@ -171,12 +162,7 @@ pub async fn nightly(
 }
 
 fn status_doc(st: &AppState) -> Result<Value, ApiError> {
-    let r = st.releases.as_ref().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NoReleaseStore,
-            "this server runs without a release store",
-        )
-    })?;
+    let r = releases(st)?;
     Ok(validation::signoff::status(
         &r.snapshot().state,
         &quality::nights(st),
@@ -216,12 +202,7 @@ pub async fn signoff_report(
             ));
         }
     };
-    let r = st.releases.as_ref().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NoReleaseStore,
-            "this server runs without a release store",
-        )
-    })?;
+    let r = releases(&st)?;
     let snap = r.snapshot();
     let version = match (&p.version, snap.state.candidate.as_ref()) {
         (Some(v), _) => Version::parse(v).map_err(|e| {
@@ -261,7 +242,9 @@ pub async fn signoff_report(
     }
 }
 
-/// The event-log lines about `version` (its cut, stages, kills, rollbacks, nights).
+/// The event-log lines of `version`'s rollout: from its cut to its
+/// promotion or abandonment (or the next cut), every line that names it or
+/// names no release (progress, kill switch from the CLI).
 pub fn canary_history(
     store: &lens_core::release::store::ReleaseStore,
     version: &Version,
@@ -270,26 +253,25 @@ pub fn canary_history(
     let Ok(text) = std::fs::read_to_string(store.events_path()) else {
         return Vec::new();
     };
-    let mut cut_seen = false;
+    let mut inside = false;
     let mut out = Vec::new();
-    for line in text.lines() {
-        let Ok(e) = serde_json::from_str::<Value>(line) else {
+    for e in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
+        let named = e["version"].as_str().or(e["effect"]["version"].as_str());
+        if e["event"] == "candidate_cut" {
+            inside = named == Some(v.as_str());
+        }
+        if !inside || named.is_some_and(|n| n != v) {
             continue;
-        };
-        let about = e["version"] == v
-            || e["effect"]["version"] == v
-            || (cut_seen && e["effect"].is_object() && e["effect"]["version"].is_null());
-        if e["event"] == "candidate_cut" && e["version"] == v {
-            cut_seen = true;
         }
-        if about || (cut_seen && matches!(e["event"].as_str(), Some("progressed" | "killed"))) {
-            out.push(
-                json!({"time": e["time"], "event": e["event"], "by": e["by"],
-                "after": e["after"], "night": e["night"], "passed": e["passed"]}),
-            );
-        }
-        if matches!(e["event"].as_str(), Some("promoted" | "abandoned")) && about {
-            cut_seen = false;
+        out.push(
+            json!({"time": e["time"], "event": e["event"], "by": e["by"],
+            "after": e["after"], "night": e["night"], "passed": e["passed"]}),
+        );
+        if matches!(e["event"].as_str(), Some("promoted" | "abandoned")) {
+            inside = false;
         }
     }
     out
