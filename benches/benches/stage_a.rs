@@ -93,6 +93,7 @@ fn bench_search(c: &mut Criterion) {
         let content = code(16 << 10, u64::from(i) + 1);
         let mut trigrams = Vec::new();
         ngram::distinct_trigrams(&content, &mut seen, &mut trigrams);
+        let sparse_grams = ngram::sparse::grams_of(&content);
         builder
             .add(PreparedDoc {
                 repo: 0,
@@ -101,6 +102,7 @@ fn bench_search(c: &mut Criterion) {
                 path,
                 content,
                 trigrams,
+                sparse_grams,
                 symbols: Vec::new(),
             })
             .unwrap();

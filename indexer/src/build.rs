@@ -151,6 +151,7 @@ fn prepare(
         }
         ngram::distinct_trigrams(&content, slots, &mut trigrams);
     });
+    let sparse_grams = ngram::sparse::grams_of(&content);
     let language = lang::detect(&f.rel_path);
     let symbols = if opts.symbols {
         crate::symbols::extract(language, &content)
@@ -171,6 +172,7 @@ fn prepare(
             static_rank,
             content,
             trigrams,
+            sparse_grams,
         },
         chunks,
     )
@@ -301,7 +303,8 @@ fn build_into(
     // Analysis (read, binary check, trigrams) runs on rayon one batch ahead of
     // the single appender, which writes content, postings and tantivy input.
     let (tx, prepared_rx) = sync_channel::<Vec<Prepared>>(1);
-    let (sorted_tx, rx) = sync_channel::<(Vec<Prepared>, ngram::BatchPostings)>(2);
+    let (sorted_tx, rx) =
+        sync_channel::<(Vec<Prepared>, ngram::BatchPostings, ngram::GramBatch)>(2);
     let producer_opts = opts.clone();
     let chunking = match &collector {
         Ok(c) => c.wanted(),
@@ -334,18 +337,23 @@ fn build_into(
                 Prepared::Doc(d, _) => Some(d.trigrams.as_slice()),
                 Prepared::Skip(_) => None,
             }));
+            let grams = ngram::GramBatch::new(prepared.iter().filter_map(|p| match p {
+                Prepared::Doc(d, _) => Some(d.sparse_grams.as_slice()),
+                Prepared::Skip(_) => None,
+            }));
             for p in &mut prepared {
                 if let Prepared::Doc(d, _) = p {
                     d.trigrams = Vec::new();
+                    d.sparse_grams = Vec::new();
                 }
             }
-            if sorted_tx.send((prepared, postings)).is_err() {
+            if sorted_tx.send((prepared, postings, grams)).is_err() {
                 break;
             }
         }
     });
     let mut append_result = Ok(());
-    for (batch, postings) in rx {
+    for (batch, postings, grams) in rx {
         let mut docs = Vec::with_capacity(batch.len());
         let mut chunks = Vec::with_capacity(batch.len());
         for p in batch {
@@ -358,7 +366,7 @@ fn build_into(
                 Prepared::Skip(s) => skips.push(s),
             }
         }
-        match builder.add_batch(docs, &postings) {
+        match builder.add_batch(docs, &postings, &grams) {
             Ok(first) => {
                 if let Ok(c) = collector.as_mut() {
                     for (k, c_k) in chunks.into_iter().enumerate() {
@@ -425,6 +433,8 @@ fn build_into(
             tags_query_compile_us: tags_compile.as_micros() as u64,
             precise: precise_sources,
             embeddings: embed_info,
+            // Set by the builder, which writes the sparse index.
+            sparse_grams: None,
         },
     })?;
     bar.finish_and_clear();

@@ -61,6 +61,8 @@ pub enum CandidatePolicy {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub candidate_policy: CandidatePolicy,
+    /// Use the bundle's sparse n-grams (false: trigrams alone, for comparison).
+    pub sparse_grams: bool,
     /// Verify candidates on the rayon pool (lower latency alone); a server under
     /// concurrent load turns it off, since handing work across cores then costs
     /// more than it saves.
@@ -109,6 +111,7 @@ impl Plan {
         let bm25_text = (b.terms.len() >= 2).then(|| b.terms.join(" "));
         Ok(Plan {
             candidate_policy: CandidatePolicy::CostBased,
+            sparse_grams: true,
             parallel: true,
             root,
             matchers: b.matchers,
@@ -154,6 +157,7 @@ impl Plan {
         };
         Ok(Plan {
             candidate_policy: CandidatePolicy::CostBased,
+            sparse_grams: true,
             parallel: true,
             root,
             matchers: vec![matcher],

@@ -188,6 +188,7 @@ fn build(dir: &Path, files: &[(String, Vec<u8>)]) -> BundleReader {
             static_rank: rank::static_rank(path, content.len() as u64),
             content: content.clone(),
             trigrams,
+            sparse_grams: ngram::sparse::grams_of(content),
             symbols: Vec::new(),
         })
         .unwrap();
@@ -396,6 +397,8 @@ fn format_2_bundles_are_searched_without_masks_and_agree() {
     let run = |bundle: &BundleReader, q: &str| {
         let mut plan = Plan::from_query(&parse(q).unwrap(), Limits::exhaustive()).unwrap();
         plan.candidate_policy = CandidatePolicy::ForceIndex;
+        // Trigrams alone, so that the masks are what differs (sparse grams narrow these too).
+        plan.sparse_grams = false;
         let r = search(bundle, &plan, &Deadline::none()).unwrap();
         (keys(&r), r.stats.candidates)
     };
@@ -463,4 +466,73 @@ fn early_termination_keeps_the_best_bm25_file() {
             .map(|h| h.path.to_string())
             .collect::<Vec<_>>()
     );
+}
+
+/// Sparse n-grams change which files are verified, never what matches: the
+/// same hits as trigrams alone, from no more candidates, and from fewer where
+/// a literal's trigrams are common but the literal is rare.
+#[test]
+fn sparse_grams_narrow_candidates_and_agree_with_trigrams_alone() {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..300 {
+        let body = match i % 5 {
+            0 if i % 50 == 0 => "let v = table_version(x);\n".to_string(),
+            // Every trigram of "table_version", each followed by a byte its
+            // next-byte mask cannot tell from the literal's, but not its
+            // sparse grams "ble_" and "_vers".
+            0 | 1 => "tabl able blew ile_v e_verc version\n".to_string(),
+            2 => "TABLE_VERSION_MAX table version\n".to_string(),
+            // Every trigram of "rate_limit_burst", masks passing, but not "mit_".
+            3 => format!("rate_limito {i}; it_bur; burst\n"),
+            _ => format!("unrelated {i}\n"),
+        };
+        files.push((format!("d{}/f{i}.c", i % 9), body.into_bytes()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = build(dir.path(), &files);
+    assert!(bundle.has_sparse_grams());
+    let run = |q: &str, sparse: bool| {
+        let mut plan = Plan::from_query(&parse(q).unwrap(), Limits::exhaustive()).unwrap();
+        plan.candidate_policy = CandidatePolicy::ForceIndex;
+        plan.sparse_grams = sparse;
+        let r = search(&bundle, &plan, &Deadline::none()).unwrap();
+        (keys(&r), r.stats)
+    };
+    for q in [
+        "case:yes \"table_version\"",
+        "case:no \"table_version\"",
+        "/table_vers?ion/",
+        "case:no /TABLE_V[e]rsion/",
+        "\"rate_limit_burst\"",
+        "/rate_limit \\d+/",
+    ] {
+        let (sparse_keys, sparse_stats) = run(q, true);
+        let (tri_keys, tri_stats) = run(q, false);
+        assert_eq!(sparse_keys, tri_keys, "{q}");
+        assert!(sparse_stats.candidates <= tri_stats.candidates, "{q}");
+        // The cost model names the lists it read.
+        assert!(!sparse_stats.ngram_lists.is_empty(), "{q}");
+    }
+    let (hits, sparse) = run("case:yes \"table_version\"", true);
+    let (_, trigrams) = run("case:yes \"table_version\"", false);
+    assert_eq!(hits.len(), 6);
+    assert!(
+        sparse.candidates < trigrams.candidates,
+        "{} vs {}",
+        sparse.candidates,
+        trigrams.candidates
+    );
+    assert!(
+        sparse
+            .ngram_lists
+            .iter()
+            .any(|l| l.kind == lens_core::search::GramKind::Sparse
+                && l.role == lens_core::search::ListRole::Read),
+        "{:?}",
+        sparse.ngram_lists
+    );
+    // A literal no file has is refuted by a gram, before any file is read.
+    let (none, stats) = run("\"rate_limit_burst\"", true);
+    assert!(none.is_empty());
+    assert_eq!(stats.candidates, 0, "{:?}", stats.ngram_lists);
 }

@@ -111,6 +111,24 @@ pub struct BuildSettings {
     /// Chunk embeddings (Stage-C) and the model that made them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<EmbeddingsInfo>,
+    /// The sparse n-gram index (`ngram.sparse.*`), if the bundle has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse_grams: Option<SparseGramsInfo>,
+}
+
+/// How the sparse n-grams were made: a search uses them only when it makes
+/// grams the same way (`crate::ngram::sparse`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SparseGramsInfo {
+    pub min_len: u32,
+    pub max_len: u32,
+    /// xxh3 of the bigram weight table.
+    pub weights: String,
+    /// Lists of more documents than this were counted, not written.
+    pub max_list_docs: u32,
+    /// Distinct grams and (doc, gram) postings written.
+    pub grams: u64,
+    pub postings: u64,
 }
 
 /// What the bundle's embeddings are: a bundle and its model are released together.

@@ -6,7 +6,8 @@
 //! | `manifest.xxh3` | checksum of `manifest.json` |
 //! | `content.bin` | every indexed file's bytes, concatenated (memory-mapped) |
 //! | `docs.bin` | the doc table ([`doc_table`]) |
-//! | `ngram.dict`, `ngram.post` | trigram dictionary and postings ([`crate::ngram`]) |
+//! | `ngram.dict`, `ngram.post`, `ngram.next` | trigram dictionary, postings and next-byte masks ([`crate::ngram`]) |
+//! | `ngram.sparse.dict`, `ngram.sparse.post` | sparse n-grams of 4–6 bytes ([`crate::ngram::sparse`]) |
 //! | `text/` | the tantivy index ([`crate::text_index`]) |
 //! | `sym.*` | the symbol table ([`crate::symbols::table`]) |
 //! | `precise.*` | imported SCIP/LSIF occurrences ([`crate::precise`]) |
@@ -18,6 +19,7 @@ mod writer;
 
 pub use doc_table::{DocRecord, DocTableView};
 pub use manifest::{Manifest, PreciseSource, Skip, SkipReason, Source};
+pub(crate) use reader::GramLookup;
 pub use reader::{BundleReader, Mapped, SYMBOL_CACHE_FILES};
 pub use writer::{BundleBuilder, BundleMeta, PreparedDoc, sync_dir};
 
@@ -30,6 +32,8 @@ pub const NGRAM_POSTINGS_FILE: &str = "ngram.post";
 /// One next-byte mask per posting (format 3 on).
 pub const NGRAM_NEXT_FILE: &str = "ngram.next";
 pub const TEXT_DIR: &str = "text";
+pub const SPARSE_DICT_FILE: &str = "ngram.sparse.dict";
+pub const SPARSE_POSTINGS_FILE: &str = "ngram.sparse.post";
 
 /// Hex xxh3-64 of bytes.
 pub fn checksum(bytes: &[u8]) -> String {

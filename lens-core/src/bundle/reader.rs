@@ -10,7 +10,7 @@ use super::doc_table::{DocRecord, DocTableView};
 use super::manifest::{FORMAT_VERSION, MIN_FORMAT_VERSION, Manifest};
 use super::*;
 use crate::error::{Error, Result};
-use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, dict_lookup, dict_search};
+use crate::ngram::postings::{DICT_ENTRY_BYTES, DictEntry, UNINDEXED, dict_lookup, dict_search};
 use crate::ngram::skips::SkipCache;
 use crate::precise::{self, PreciseTable};
 use crate::semantic::store::{self, EmbeddingStore};
@@ -57,6 +57,8 @@ pub struct BundleReader {
     postings: Mapped,
     /// Next-byte masks and where each dictionary entry's start (format 3 on).
     next_masks: Option<(Mapped, Vec<u64>)>,
+    /// Sparse n-grams (dictionary, postings), when made as this build makes them.
+    sparse: Option<(Mapped, Mapped)>,
     text: Option<TextIndex>,
     symbols: Option<SymbolTable<Mapped>>,
     symbol_cache: SymbolCache,
@@ -141,6 +143,19 @@ impl BundleReader {
         } else {
             None
         };
+        let sparse = match &manifest.build.sparse_grams {
+            Some(info) if sparse_grams_compatible(info) => {
+                let dict = Mapped::open(&dir.join(SPARSE_DICT_FILE))?;
+                if dict.len() % DICT_ENTRY_BYTES != 0 {
+                    return Err(Error::corrupt(
+                        dir.join(SPARSE_DICT_FILE),
+                        "size is not a whole number of entries",
+                    ));
+                }
+                Some((dict, Mapped::open(&dir.join(SPARSE_POSTINGS_FILE))?))
+            }
+            _ => None,
+        };
         let text = if manifest.build.text_index {
             Some(TextIndex::open(&dir.join(TEXT_DIR))?)
         } else {
@@ -194,6 +209,7 @@ impl BundleReader {
             dict,
             postings,
             next_masks,
+            sparse,
             text,
             symbols,
             symbol_cache: SymbolCache::new(SYMBOL_CACHE_FILES),
@@ -275,6 +291,37 @@ impl BundleReader {
         self.postings.get(offset as usize..).unwrap_or(&[])
     }
 
+    /// Whether searches can use the sparse n-grams (the bundle has them, made
+    /// with this build's lengths and weights).
+    pub fn has_sparse_grams(&self) -> bool {
+        self.sparse.is_some()
+    }
+
+    /// What the sparse index knows of a gram key; `None` without a usable index.
+    pub(crate) fn sparse_entry(&self, key: u32) -> Option<GramLookup> {
+        let (dict, _) = self.sparse.as_ref()?;
+        Some(match dict_lookup(dict, key) {
+            None => GramLookup::Absent,
+            Some(e) if e.offset == UNINDEXED => GramLookup::Unindexed(e.count),
+            Some(e) => GramLookup::List(e),
+        })
+    }
+
+    /// Sparse postings bytes from `offset` on (empty when out of range).
+    pub(crate) fn sparse_postings_from(&self, offset: u64) -> &[u8] {
+        self.sparse
+            .as_ref()
+            .and_then(|(_, post)| post.get(offset as usize..))
+            .unwrap_or(&[])
+    }
+
+    pub(crate) fn corrupt_sparse_postings(&self) -> Error {
+        Error::corrupt(
+            self.dir.join(SPARSE_POSTINGS_FILE),
+            "malformed posting list",
+        )
+    }
+
     /// Skip tables of this bundle's long posting lists.
     pub(crate) fn skip_cache(&self) -> &SkipCache {
         &self.skip_cache
@@ -318,9 +365,34 @@ impl BundleReader {
     }
 }
 
+/// What a bundle's sparse index holds for one gram.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GramLookup {
+    /// No document has the gram.
+    Absent,
+    /// This many documents have it; the list was not written.
+    Unindexed(u32),
+    List(DictEntry),
+}
+
+/// Whether a bundle's sparse grams were made as this build makes a query's.
+fn sparse_grams_compatible(info: &super::manifest::SparseGramsInfo) -> bool {
+    use crate::ngram::sparse;
+    info.min_len as usize == sparse::MIN_LEN
+        && info.max_len as usize == sparse::MAX_LEN
+        && info.weights == sparse::weights_id()
+}
+
 fn verify_checksums(dir: &Path, manifest: &Manifest) -> Result<()> {
     use rayon::prelude::*;
     let next = (manifest.format_version >= 3).then_some(NGRAM_NEXT_FILE);
+    let sparse = manifest
+        .build
+        .sparse_grams
+        .is_some()
+        .then_some([SPARSE_DICT_FILE, SPARSE_POSTINGS_FILE])
+        .into_iter()
+        .flatten();
     for required in [
         CONTENT_FILE,
         DOCS_FILE,
@@ -329,6 +401,7 @@ fn verify_checksums(dir: &Path, manifest: &Manifest) -> Result<()> {
     ]
     .into_iter()
     .chain(next)
+    .chain(sparse)
     {
         if !manifest.files.iter().any(|f| f.path == required) {
             return Err(Error::corrupt(

@@ -13,7 +13,7 @@ use super::manifest::{
 };
 use super::*;
 use crate::error::{Error, Result};
-use crate::ngram::{BatchPostings, PostingsWriter};
+use crate::ngram::{BatchPostings, GramBatch, GramPostingsWriter, PostingsWriter};
 use crate::symbols::SymbolTableWriter;
 use crate::text_index::TextIndexWriter;
 
@@ -28,6 +28,8 @@ pub struct PreparedDoc {
     /// Distinct trigrams of `content` with their next-byte masks, in any
     /// order (`ngram::distinct_trigrams`).
     pub trigrams: Vec<crate::ngram::TrigramWithNext>,
+    /// Distinct sparse-gram keys of `content` (`ngram::sparse::distinct_grams`).
+    pub sparse_grams: Vec<u32>,
     /// Definitions by start (empty without symbols).
     pub symbols: Vec<crate::symbols::SymbolDef>,
 }
@@ -63,6 +65,7 @@ pub struct BundleBuilder {
     records: Vec<DocRecord>,
     paths: Vec<u8>,
     postings: PostingsWriter,
+    grams: GramPostingsWriter,
     text: Option<TextIndexWriter>,
     symbols: Option<SymbolTableWriter>,
     sources: Vec<Source>,
@@ -101,6 +104,7 @@ impl BundleBuilder {
             records: Vec::new(),
             paths: Vec::new(),
             postings: PostingsWriter::new(),
+            grams: GramPostingsWriter::default(),
             text,
             symbols: symbols.then(SymbolTableWriter::new),
             sources: Vec::new(),
@@ -129,18 +133,25 @@ impl BundleBuilder {
     pub fn add(&mut self, doc: PreparedDoc) -> Result<u32> {
         let id = self.records.len() as u32;
         self.postings.add_doc(id, &doc.trigrams);
+        self.grams.add_doc(id, &doc.sparse_grams);
         self.add_unindexed(doc)
     }
 
-    /// Appends consecutive documents whose trigrams `postings` holds (made
-    /// from them in this order; their own `trigrams` are not read). Returns
-    /// the first id.
-    pub fn add_batch(&mut self, docs: Vec<PreparedDoc>, postings: &BatchPostings) -> Result<u32> {
+    /// Appends consecutive documents whose trigrams `postings` and sparse
+    /// grams `grams` hold (made from them in this order; their own
+    /// `trigrams` and `sparse_grams` are not read). Returns the first id.
+    pub fn add_batch(
+        &mut self,
+        docs: Vec<PreparedDoc>,
+        postings: &BatchPostings,
+        grams: &GramBatch,
+    ) -> Result<u32> {
         let first = self.records.len() as u32;
         for doc in docs {
             self.add_unindexed(doc)?;
         }
         self.postings.add_batch(first, postings);
+        self.grams.add_batch(first, grams);
         Ok(first)
     }
 
@@ -201,6 +212,7 @@ impl BundleBuilder {
             records,
             paths,
             postings,
+            grams,
             text,
             symbols,
             sources,
@@ -218,6 +230,18 @@ impl BundleBuilder {
         write_synced(&dir.join(NGRAM_DICT_FILE), &dict)?;
         write_synced(&dir.join(NGRAM_POSTINGS_FILE), &post)?;
         write_synced(&dir.join(NGRAM_NEXT_FILE), &next)?;
+        let max_list_docs = sparse_max_list_docs(records.len());
+        let (sparse_dict, sparse_post, sparse_postings) = grams.finish(max_list_docs);
+        write_synced(&dir.join(SPARSE_DICT_FILE), &sparse_dict)?;
+        write_synced(&dir.join(SPARSE_POSTINGS_FILE), &sparse_post)?;
+        let sparse_grams = Some(super::manifest::SparseGramsInfo {
+            min_len: crate::ngram::sparse::MIN_LEN as u32,
+            max_len: crate::ngram::sparse::MAX_LEN as u32,
+            weights: crate::ngram::sparse::weights_id(),
+            max_list_docs,
+            grams: (sparse_dict.len() / crate::ngram::postings::DICT_ENTRY_BYTES) as u64,
+            postings: sparse_postings,
+        });
         write_synced(&dir.join(DOCS_FILE), &doc_table::encode(&records, &paths))?;
         let has_symbols = symbols.is_some();
         let symbol_count = symbols.as_ref().map_or(0, |s| s.len() as u64);
@@ -269,6 +293,7 @@ impl BundleBuilder {
             build: BuildSettings {
                 text_index: has_text,
                 symbols: has_symbols,
+                sparse_grams,
                 ..meta.build
             },
         };
@@ -281,6 +306,14 @@ impl BundleBuilder {
         sync_dir(&dir)?;
         Ok(manifest)
     }
+}
+
+/// Sparse-gram lists longer than this are counted but not written: 1/32 of
+/// the documents, at least 256. A gram that common never narrows a literal's
+/// candidates (the trigrams and its rarer grams do), and on the Linux tree
+/// these lists held 45% of the postings (benches/README.md, "Sparse n-grams").
+pub fn sparse_max_list_docs(docs: usize) -> u32 {
+    (docs / 32).max(256).min(u32::MAX as usize) as u32
 }
 
 /// fsyncs a directory so that its entries are durable.

@@ -6,8 +6,9 @@
 
 pub mod postings;
 pub mod skips;
+pub mod sparse;
 
-pub use postings::{BatchPostings, PostingsWriter, decode_postings};
+pub use postings::{BatchPostings, GramBatch, GramPostingsWriter, PostingsWriter, decode_postings};
 
 /// A trigram key: three case-folded bytes packed into the low 24 bits.
 pub type Trigram = u32;

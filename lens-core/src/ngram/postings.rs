@@ -281,6 +281,133 @@ impl PostingsWriter {
     }
 }
 
+/// `offset` of a dictionary entry whose list was not written (see
+/// [`GramPostingsWriter::finish`]): its count says how many documents have the gram.
+pub const UNINDEXED: u64 = u64::MAX;
+
+/// A batch's sparse-gram postings sorted by key, then document.
+pub struct GramBatch {
+    /// Key (bits 32..64), document index in the batch (0..32).
+    entries: Vec<u64>,
+}
+
+impl GramBatch {
+    /// `docs` in id order, each with its distinct gram keys.
+    pub fn new<'a>(docs: impl IntoIterator<Item = &'a [u32]>) -> Self {
+        let mut entries = Vec::new();
+        for (i, keys) in docs.into_iter().enumerate() {
+            entries.extend(keys.iter().map(|&k| (u64::from(k) << 32) | i as u64));
+        }
+        // Stable radix sort on the 32 key bits: documents stay in order within a key.
+        let mut sorted = vec![0u64; entries.len()];
+        for shift in [32, 43, 54] {
+            let mut starts = vec![0usize; 1 << 11];
+            for &e in entries.iter() {
+                starts[((e >> shift) & 0x7ff) as usize] += 1;
+            }
+            let mut sum = 0;
+            for s in starts.iter_mut() {
+                let n = *s;
+                *s = sum;
+                sum += n;
+            }
+            for &e in entries.iter() {
+                let b = ((e >> shift) & 0x7ff) as usize;
+                sorted[starts[b]] = e;
+                starts[b] += 1;
+            }
+            std::mem::swap(&mut entries, &mut sorted);
+        }
+        GramBatch { entries }
+    }
+}
+
+/// Accumulates sparse-gram postings (32-bit hashed keys, no masks).
+#[derive(Default)]
+pub struct GramPostingsWriter {
+    slot_of_key: std::collections::HashMap<u32, u32>,
+    keys: Vec<u32>,
+    lists: Vec<GramList>,
+}
+
+#[derive(Default)]
+struct GramList {
+    encoded: Vec<u8>,
+    count: u32,
+    last_doc: u32,
+}
+
+impl GramPostingsWriter {
+    /// Records a batch whose first document is `first_doc`.
+    pub fn add_batch(&mut self, first_doc: u32, batch: &GramBatch) {
+        let mut i = 0;
+        let entries = &batch.entries;
+        while i < entries.len() {
+            let key = (entries[i] >> 32) as u32;
+            let next_slot = self.lists.len() as u32;
+            let slot = *self.slot_of_key.entry(key).or_insert(next_slot);
+            if slot == next_slot {
+                self.keys.push(key);
+                self.lists.push(GramList::default());
+            }
+            let list = &mut self.lists[slot as usize];
+            while let Some(&e) = entries.get(i).filter(|&&e| (e >> 32) as u32 == key) {
+                let doc = first_doc + e as u32;
+                let delta = if list.count == 0 {
+                    doc
+                } else {
+                    doc - list.last_doc
+                };
+                put_varint(&mut list.encoded, delta);
+                list.count += 1;
+                list.last_doc = doc;
+                i += 1;
+            }
+        }
+    }
+
+    /// Records one document's distinct keys.
+    pub fn add_doc(&mut self, doc: u32, keys: &[u32]) {
+        self.add_batch(doc, &GramBatch::new([keys]));
+    }
+
+    /// Number of (doc, gram) pairs added.
+    pub fn total_postings(&self) -> usize {
+        self.lists.iter().map(|l| l.count as usize).sum()
+    }
+
+    /// Encodes (dictionary, postings). A list of more than `max_docs`
+    /// documents is not written: its entry keeps the count, with
+    /// [`UNINDEXED`] for offset, so that a search knows the gram exists but
+    /// leaves it to verification. Returns also the postings written.
+    pub fn finish(self, max_docs: u32) -> (Vec<u8>, Vec<u8>, u64) {
+        let GramPostingsWriter { keys, lists, .. } = self;
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&i| keys[i]);
+        let mut dict = Vec::with_capacity(order.len() * DICT_ENTRY_BYTES);
+        let mut postings = Vec::new();
+        let mut written = 0u64;
+        for &i in &order {
+            let list = &lists[i];
+            let offset = if list.count > max_docs {
+                UNINDEXED
+            } else {
+                written += u64::from(list.count);
+                let at = postings.len() as u64;
+                postings.extend_from_slice(&list.encoded);
+                at
+            };
+            DictEntry {
+                key: keys[i],
+                count: list.count,
+                offset,
+            }
+            .write(&mut dict);
+        }
+        (dict, postings, written)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +468,39 @@ mod tests {
         encode_postings(&[1, 200_000], &mut buf);
         let mut out = Vec::new();
         assert!(decode_postings(&buf[..buf.len() - 1], 2, &mut out).is_none());
+    }
+
+    #[test]
+    fn gram_lists_round_trip_and_long_ones_are_only_counted() {
+        let docs: Vec<Vec<u32>> = (0..500u32)
+            .map(|d| {
+                let mut k = vec![7, 0x8000_0000 + d % 3, u32::MAX - (d % 2)];
+                if d % 100 == 0 {
+                    k.push(0x0100_0000 + d);
+                }
+                k.sort_unstable();
+                k
+            })
+            .collect();
+        let mut w = GramPostingsWriter::default();
+        let mut first = 0u32;
+        for chunk in docs.chunks(64) {
+            w.add_batch(first, &GramBatch::new(chunk.iter().map(Vec::as_slice)));
+            first += chunk.len() as u32;
+        }
+        assert_eq!(w.total_postings(), 500 * 3 + 5);
+        let (dict, post, written) = w.finish(200);
+        // Key 7 (500 docs) and u32::MAX - 1 / u32::MAX (250 each) are over 200: counted, not written.
+        let e = dict_lookup(&dict, 7).unwrap();
+        assert_eq!((e.count, e.offset), (500, UNINDEXED));
+        assert_eq!(dict_lookup(&dict, u32::MAX).unwrap().offset, UNINDEXED);
+        let e = dict_lookup(&dict, 0x8000_0001).unwrap();
+        let mut out = Vec::new();
+        decode_postings(&post[e.offset as usize..], e.count as usize, &mut out).unwrap();
+        assert_eq!(out, (0..500).filter(|d| d % 3 == 1).collect::<Vec<u32>>());
+        let e = dict_lookup(&dict, 0x0100_0000 + 300).unwrap();
+        decode_postings(&post[e.offset as usize..], e.count as usize, &mut out).unwrap();
+        assert_eq!(out, vec![300]);
+        assert_eq!(written, 167 + 167 + 166 + 5);
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use crate::ngram::sparse::SparseGram;
 use crate::ngram::{self, Trigram};
 
 /// Boolean query over trigram keys: documents must satisfy it to be candidates.
@@ -22,6 +23,9 @@ pub enum NgramQuery {
     /// The trigram, followed somewhere by a byte with this next-byte mask bit
     /// ([`ngram::next_bit`]): checked against the index's next-byte masks.
     Followed(Trigram, u8),
+    /// A sparse n-gram of 4 or more bytes ([`ngram::sparse`]); no constraint
+    /// on a bundle without a sparse index.
+    Gram(SparseGram),
     And(Vec<NgramQuery>),
     Or(Vec<NgramQuery>),
 }
@@ -35,8 +39,8 @@ impl NgramQuery {
         NgramQuery::Or(vec![self, other]).simplify()
     }
 
-    /// All trigrams of `lit`, conjoined; each but the last with the byte
-    /// that follows it in `lit`.
+    /// All trigrams of `lit`, conjoined (each but the last with the byte
+    /// that follows it in `lit`), and its sparse n-grams.
     pub fn literal(lit: &[u8]) -> NgramQuery {
         if lit.len() < 3 {
             return NgramQuery::All;
@@ -57,6 +61,11 @@ impl NgramQuery {
             NgramQuery::Followed(t, bit) => (*t, *bit),
             _ => unreachable!("only trigrams here"),
         });
+        parts.extend(
+            ngram::sparse::literal_grams(lit)
+                .into_iter()
+                .map(NgramQuery::Gram),
+        );
         NgramQuery::And(parts).simplify()
     }
 
@@ -110,6 +119,7 @@ impl NgramQuery {
                 let b = [(t >> 16) as u8, (t >> 8) as u8, *t as u8];
                 format!("{:?}", String::from_utf8_lossy(&b))
             }
+            NgramQuery::Gram(g) => format!("~{:?}", String::from_utf8_lossy(g.bytes())),
             NgramQuery::Followed(t, bit) => format!(
                 "{}+next{}",
                 NgramQuery::Trigram(*t).describe(),

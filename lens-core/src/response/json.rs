@@ -89,6 +89,7 @@ fn text_stats(s: &SearchStats) -> Map<String, Value> {
     m.insert("strategy".into(), json!(s.strategy));
     m.insert("ngram_plan".into(), json!(s.ngram_plan));
     m.insert("postings_decoded".into(), json!(s.postings_decoded));
+    m.insert("ngram_lists".into(), json!(s.ngram_lists));
     m.insert("early_terminated".into(), json!(s.early_terminated()));
     truncation_fields(&mut m, s.truncation);
     m.insert("elapsed_ms".into(), json!(s.elapsed_ms));

@@ -6,11 +6,12 @@
 //! `SCAN_CANDIDATE_SHARE` of all documents are candidates, every document is
 //! verified instead (a scan).
 
-use crate::bundle::BundleReader;
+use crate::bundle::{BundleReader, GramLookup};
 use crate::error::{Error, Result};
 use crate::limits::SCAN_CANDIDATE_SHARE;
 use std::sync::Arc;
 
+use crate::ngram::Trigram;
 use crate::ngram::postings::DictEntry;
 use crate::ngram::skips::{SKIP_MIN_LEN, SkipTable};
 use crate::plan::CandidatePolicy;
@@ -41,7 +42,48 @@ pub struct Candidates<'a> {
     pub estimate: usize,
     iter: DocIter<'a>,
     next: u32,
+    /// The posting lists the plan looked up, in the order it weighed them.
+    lists: Vec<ListUse>,
 }
+
+/// Which index a posting list is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GramKind {
+    Trigram,
+    /// A sparse n-gram of 4 or more bytes.
+    Sparse,
+}
+
+/// What the plan did with a posting list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListRole {
+    /// Read and intersected (or united).
+    Read,
+    /// Over 20 times the shortest list of its conjunction: left to verification.
+    TooLong,
+    /// The bundle counted the gram but did not write its list (too common).
+    Unindexed,
+    /// No document has the gram: the conjunction is empty.
+    Absent,
+}
+
+/// One posting list of the plan, for the cost model in stats.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListUse {
+    /// The gram's (case-folded) text.
+    pub gram: String,
+    pub kind: GramKind,
+    /// Documents in the list.
+    pub docs: u32,
+    pub role: ListRole,
+    /// Entries decoded from it by this search.
+    pub decoded: usize,
+}
+
+/// Most lists a plan reports (a large alternation has hundreds).
+const MAX_LISTS_REPORTED: usize = 64;
 
 impl Candidates<'_> {
     /// The next candidate, or `None` when exhausted.
@@ -63,16 +105,40 @@ impl Candidates<'_> {
     pub fn postings_decoded(&self) -> usize {
         self.iter.decoded()
     }
+
+    /// The lists the plan looked up, with what each cost so far.
+    pub fn lists(&self) -> Vec<ListUse> {
+        let mut lists = self.lists.clone();
+        self.iter.report_decoded(&mut lists);
+        lists
+    }
 }
 
+/// Which grams a search may use.
+#[derive(Clone, Copy)]
+struct Grams {
+    sparse: bool,
+}
+
+/// Candidates of `q`; `sparse` false reads trigrams alone (the plan before
+/// sparse n-grams, kept for comparison).
 pub fn find<'a>(
     bundle: &'a BundleReader,
     q: &NgramQuery,
     policy: CandidatePolicy,
+    sparse: bool,
 ) -> Result<Candidates<'a>> {
     let total = bundle.doc_count();
-    let estimate = estimate(bundle, q, total);
-    let (strategy, iter) = if matches!(q, NgramQuery::None) || estimate == 0 {
+    let grams = Grams {
+        sparse: sparse && bundle.has_sparse_grams(),
+    };
+    let estimate = estimate(bundle, q, total, grams);
+    let mut lists = Vec::new();
+    let (strategy, iter) = if matches!(q, NgramQuery::None) {
+        (Strategy::Empty, DocIter::Empty)
+    } else if estimate == 0 {
+        // Built only so that the cost model names the list that refuted the query.
+        let _ = build(bundle, q, total, grams, &mut lists);
         (Strategy::Empty, DocIter::Empty)
     } else if matches!(q, NgramQuery::All)
         || (policy == CandidatePolicy::CostBased
@@ -80,76 +146,243 @@ pub fn find<'a>(
     {
         (Strategy::Scan, DocIter::All { end: total as u32 })
     } else {
-        (Strategy::Index, build(bundle, q, total))
+        (Strategy::Index, build(bundle, q, total, grams, &mut lists))
     };
     Ok(Candidates {
         strategy,
         estimate,
         iter,
         next: 0,
+        lists,
     })
 }
 
-fn estimate(bundle: &BundleReader, q: &NgramQuery, total: usize) -> usize {
+/// A leaf's list: (dictionary entry, list length), `None` for no list.
+enum Leaf {
+    /// No document has the gram.
+    Absent,
+    /// No constraint (too common to be written, or no sparse index).
+    Unconstrained(Option<u32>),
+    List(DictEntry),
+}
+
+fn sparse_leaf(bundle: &BundleReader, key: u32, grams: Grams) -> Leaf {
+    if !grams.sparse {
+        return Leaf::Unconstrained(None);
+    }
+    match bundle.sparse_entry(key) {
+        None => Leaf::Unconstrained(None),
+        Some(GramLookup::Absent) => Leaf::Absent,
+        Some(GramLookup::Unindexed(n)) => Leaf::Unconstrained(Some(n)),
+        Some(GramLookup::List(e)) => Leaf::List(e),
+    }
+}
+
+fn estimate(bundle: &BundleReader, q: &NgramQuery, total: usize, grams: Grams) -> usize {
     match q {
         NgramQuery::All => total,
         NgramQuery::None => 0,
         NgramQuery::Trigram(t) | NgramQuery::Followed(t, _) => {
             bundle.ngram_entry(*t).map_or(0, |e| e.count as usize)
         }
+        NgramQuery::Gram(g) => match sparse_leaf(bundle, g.key, grams) {
+            Leaf::Absent => 0,
+            Leaf::Unconstrained(n) => n.map_or(total, |n| n as usize),
+            Leaf::List(e) => e.count as usize,
+        },
         NgramQuery::And(v) => v
             .iter()
-            .map(|x| estimate(bundle, x, total))
+            .map(|x| estimate(bundle, x, total, grams))
             .min()
             .unwrap_or(total),
         NgramQuery::Or(v) => v
             .iter()
-            .map(|x| estimate(bundle, x, total))
+            .map(|x| estimate(bundle, x, total, grams))
             .sum::<usize>()
             .min(total),
     }
 }
 
-fn build<'a>(bundle: &'a BundleReader, q: &NgramQuery, total: usize) -> DocIter<'a> {
+fn trigram_text(t: Trigram) -> String {
+    String::from_utf8_lossy(&[(t >> 16) as u8, (t >> 8) as u8, t as u8]).into_owned()
+}
+
+/// Records a list in the cost model; the index a cursor reports its decodes to.
+fn report(
+    lists: &mut Vec<ListUse>,
+    gram: String,
+    kind: GramKind,
+    docs: u32,
+    role: ListRole,
+) -> Option<usize> {
+    if lists.len() >= MAX_LISTS_REPORTED {
+        return None;
+    }
+    lists.push(ListUse {
+        gram,
+        kind,
+        docs,
+        role,
+        decoded: 0,
+    });
+    Some(lists.len() - 1)
+}
+
+/// The documents of `q`; `None` when `q` does not constrain them.
+fn build<'a>(
+    bundle: &'a BundleReader,
+    q: &NgramQuery,
+    total: usize,
+    grams: Grams,
+    lists: &mut Vec<ListUse>,
+) -> DocIter<'a> {
     match q {
         NgramQuery::All => DocIter::All { end: total as u32 },
         NgramQuery::None => DocIter::Empty,
         NgramQuery::Trigram(t) => match bundle.ngram_entry(*t) {
-            Some(e) => DocIter::List(Cursor::new(bundle, e, None)),
-            None => DocIter::Empty,
+            Some(e) => {
+                let slot = report(
+                    lists,
+                    trigram_text(*t),
+                    GramKind::Trigram,
+                    e.count,
+                    ListRole::Read,
+                );
+                DocIter::List(Cursor::new(bundle, e, None, ListFile::Trigrams, slot))
+            }
+            None => {
+                report(
+                    lists,
+                    trigram_text(*t),
+                    GramKind::Trigram,
+                    0,
+                    ListRole::Absent,
+                );
+                DocIter::Empty
+            }
         },
         NgramQuery::Followed(t, bit) => match bundle.ngram_entry_with_masks(*t) {
-            Some((e, masks)) => DocIter::List(Cursor::new(bundle, e, masks.map(|m| (m, *bit)))),
-            None => DocIter::Empty,
+            Some((e, masks)) => {
+                let slot = report(
+                    lists,
+                    trigram_text(*t),
+                    GramKind::Trigram,
+                    e.count,
+                    ListRole::Read,
+                );
+                DocIter::List(Cursor::new(
+                    bundle,
+                    e,
+                    masks.map(|m| (m, *bit)),
+                    ListFile::Trigrams,
+                    slot,
+                ))
+            }
+            None => {
+                report(
+                    lists,
+                    trigram_text(*t),
+                    GramKind::Trigram,
+                    0,
+                    ListRole::Absent,
+                );
+                DocIter::Empty
+            }
         },
-        NgramQuery::Or(v) => DocIter::Or(v.iter().map(|x| build(bundle, x, total)).collect()),
+        NgramQuery::Gram(g) => {
+            let text = String::from_utf8_lossy(g.bytes()).into_owned();
+            match sparse_leaf(bundle, g.key, grams) {
+                Leaf::Absent => {
+                    report(lists, text, GramKind::Sparse, 0, ListRole::Absent);
+                    DocIter::Empty
+                }
+                Leaf::Unconstrained(n) => {
+                    if let Some(n) = n {
+                        report(lists, text, GramKind::Sparse, n, ListRole::Unindexed);
+                    }
+                    DocIter::All { end: total as u32 }
+                }
+                Leaf::List(e) => {
+                    let slot = report(lists, text, GramKind::Sparse, e.count, ListRole::Read);
+                    DocIter::List(Cursor::new(bundle, e, None, ListFile::Sparse, slot))
+                }
+            }
+        }
+        NgramQuery::Or(v) => DocIter::Or(
+            v.iter()
+                .map(|x| build(bundle, x, total, grams, lists))
+                .collect(),
+        ),
         NgramQuery::And(v) => {
-            let mut parts: Vec<(usize, &NgramQuery)> =
-                v.iter().map(|x| (estimate(bundle, x, total), x)).collect();
+            let mut parts: Vec<(usize, &NgramQuery)> = v
+                .iter()
+                .map(|x| (estimate(bundle, x, total, grams), x))
+                .collect();
             parts.sort_by_key(|&(n, _)| n);
             let smallest = parts.first().map_or(0, |&(n, _)| n);
-            let kept: Vec<DocIter<'a>> = parts
-                .iter()
-                .enumerate()
-                .filter(|&(i, &(n, q))| {
-                    i == 0
-                        || (n <= smallest.saturating_mul(SKIP_LIST_RATIO)
-                            && !matches!(q, NgramQuery::All))
-                })
-                .map(|(_, &(_, q))| build(bundle, q, total))
-                .collect();
-            if kept.len() == 1 {
-                kept.into_iter().next().unwrap()
-            } else {
-                DocIter::And(kept)
+            let mut kept: Vec<DocIter<'a>> = Vec::new();
+            for (i, &(n, q)) in parts.iter().enumerate() {
+                if i > 0 && n > smallest.saturating_mul(SKIP_LIST_RATIO) {
+                    report_too_long(bundle, q, grams, lists);
+                    continue;
+                }
+                match build(bundle, q, total, grams, lists) {
+                    DocIter::All { .. } => {}
+                    DocIter::Empty => return DocIter::Empty,
+                    it => kept.push(it),
+                }
+            }
+            match kept.len() {
+                0 => DocIter::All { end: total as u32 },
+                1 => kept.pop().unwrap(),
+                _ => DocIter::And(kept),
             }
         }
     }
 }
 
+/// Records the lists of a conjunct left to verification.
+fn report_too_long(bundle: &BundleReader, q: &NgramQuery, grams: Grams, lists: &mut Vec<ListUse>) {
+    match q {
+        NgramQuery::Trigram(t) | NgramQuery::Followed(t, _) => {
+            let docs = bundle.ngram_entry(*t).map_or(0, |e| e.count);
+            report(
+                lists,
+                trigram_text(*t),
+                GramKind::Trigram,
+                docs,
+                ListRole::TooLong,
+            );
+        }
+        NgramQuery::Gram(g) => {
+            let text = String::from_utf8_lossy(g.bytes()).into_owned();
+            match sparse_leaf(bundle, g.key, grams) {
+                Leaf::List(e) => {
+                    report(lists, text, GramKind::Sparse, e.count, ListRole::TooLong);
+                }
+                Leaf::Unconstrained(Some(n)) => {
+                    report(lists, text, GramKind::Sparse, n, ListRole::Unindexed);
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Which postings file a cursor reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListFile {
+    Trigrams,
+    Sparse,
+}
+
 /// Forward-only reader of one varint-delta posting list.
 struct Cursor<'a> {
     bundle: &'a BundleReader,
+    file: ListFile,
+    /// Where this list is in the cost model's lists.
+    slot: Option<usize>,
     bytes: &'a [u8],
     pos: usize,
     count: u32,
@@ -169,13 +402,21 @@ impl<'a> Cursor<'a> {
         bundle: &'a BundleReader,
         e: DictEntry,
         required_next: Option<(&'a [u8], u8)>,
+        file: ListFile,
+        slot: Option<usize>,
     ) -> Cursor<'a> {
-        let bytes = bundle.postings_from(e.offset);
+        let (bytes, cache_key) = match file {
+            ListFile::Trigrams => (bundle.postings_from(e.offset), e.offset),
+            // Sparse offsets share the skip cache in a key space of their own.
+            ListFile::Sparse => (bundle.sparse_postings_from(e.offset), e.offset | 1 << 63),
+        };
         let skips = (e.count >= SKIP_MIN_LEN)
-            .then(|| bundle.skip_cache().get(e.offset, bytes, e.count))
+            .then(|| bundle.skip_cache().get(cache_key, bytes, e.count))
             .flatten();
         Cursor {
             bundle,
+            file,
+            slot,
             bytes,
             pos: 0,
             count: e.count,
@@ -200,7 +441,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn corrupt(&self) -> Error {
-        self.bundle.corrupt_postings()
+        match self.file {
+            ListFile::Trigrams => self.bundle.corrupt_postings(),
+            ListFile::Sparse => self.bundle.corrupt_sparse_postings(),
+        }
     }
 
     /// Decodes the next entry; `None` at the end. The bundle's checksums were
@@ -342,6 +586,18 @@ impl DocIter<'_> {
             DocIter::Empty | DocIter::All { .. } => 0,
             DocIter::List(c) => c.decoded,
             DocIter::And(v) | DocIter::Or(v) => v.iter().map(DocIter::decoded).sum(),
+        }
+    }
+
+    fn report_decoded(&self, lists: &mut [ListUse]) {
+        match self {
+            DocIter::Empty | DocIter::All { .. } => {}
+            DocIter::List(c) => {
+                if let Some(l) = c.slot.and_then(|i| lists.get_mut(i)) {
+                    l.decoded = c.decoded;
+                }
+            }
+            DocIter::And(v) | DocIter::Or(v) => v.iter().for_each(|c| c.report_decoded(lists)),
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::limits::{Deadline, VERIFY_BATCH_DOCS};
 use crate::plan::Plan;
 use crate::rank;
-pub use candidates::Strategy;
+pub use candidates::{GramKind, ListRole, ListUse, Strategy};
 pub use lines::Context;
 use verify::DocMatch;
 
@@ -141,6 +141,9 @@ pub struct SearchStats {
     pub strategy: Option<Strategy>,
     pub ngram_plan: String,
     pub postings_decoded: usize,
+    /// The cost model: every posting list the plan looked up (at most 64),
+    /// how long it is, whether it was read, and what reading it cost.
+    pub ngram_lists: Vec<candidates::ListUse>,
     pub truncation: Option<Truncation>,
     pub elapsed_ms: f64,
     /// Time spent on symbol lookups (definition-first candidates, definition
@@ -184,7 +187,12 @@ struct Verified {
 /// Runs Stage-A for `plan` over `bundle` within `deadline`.
 pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result<SearchResult> {
     let started = Instant::now();
-    let mut cands = candidates::find(bundle, &plan.ngrams, plan.candidate_policy)?;
+    let mut cands = candidates::find(
+        bundle,
+        &plan.ngrams,
+        plan.candidate_policy,
+        plan.sparse_grams,
+    )?;
     let mut stats = SearchStats {
         files_total: bundle.doc_count(),
         candidates_estimate: cands.estimate,
@@ -215,6 +223,7 @@ pub fn search(bundle: &BundleReader, plan: &Plan, deadline: &Deadline) -> Result
     let v = verify_candidates(bundle, plan, &mut cands, first, &taken_first, deadline)?;
     stats.candidates = v.produced;
     stats.postings_decoded = v.postings_decoded;
+    stats.ngram_lists = cands.lists();
     stats.files_considered = v.considered;
     stats.files_matched = v.matched.len();
     stats.matches = v.hits;
@@ -836,6 +845,7 @@ mod tests {
             content.extend("tick tick\n".repeat(extra_lines).bytes());
             let mut trigrams = Vec::new();
             crate::ngram::distinct_trigrams(&content, &mut slots, &mut trigrams);
+            let sparse_grams = crate::ngram::sparse::grams_of(&content);
             b.add(PreparedDoc {
                 repo: 0,
                 path: format!("f{i}.rs"),
@@ -843,6 +853,7 @@ mod tests {
                 static_rank: 0.0,
                 content,
                 trigrams,
+                sparse_grams,
                 symbols,
             })
             .unwrap();

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Draws identifiers at random from a source tree and writes them as a
+lens-bench query set (JSON lines, class `selective_literal`, fixed strings).
+
+Every distinct identifier of at least --min-len bytes in the tree's text files
+(up to 1 MiB, as `lens index` takes them) is equally likely, so the sample is
+mostly rare names, the case a code-search user types most. The seed is printed
+to stderr; give it again to draw the same set.
+
+    python3 benches/sample_identifiers.py TREE --n 60 [--seed S] [--min-len 6] > q.jsonl
+"""
+import argparse
+import json
+import os
+import random
+import re
+import sys
+
+IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def identifiers(tree, min_len, max_file):
+    seen = set()
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            try:
+                if os.path.getsize(path) > max_file or os.path.islink(path):
+                    continue
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if b"\0" in data[:8192]:
+                continue
+            for m in IDENT.finditer(data):
+                if len(m.group()) >= min_len:
+                    seen.add(m.group())
+    return sorted(seen)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("tree")
+    ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--min-len", type=int, default=6)
+    ap.add_argument("--max-file", type=int, default=1 << 20)
+    ap.add_argument("--prefix", default="rand", help="id prefix of the queries")
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
+    names = identifiers(args.tree, args.min_len, args.max_file)
+    if len(names) < args.n:
+        sys.exit(f"only {len(names)} identifiers of {args.min_len}+ bytes in {args.tree}")
+    sample = random.Random(seed).sample(names, args.n)
+    print(f"seed {seed}: {args.n} of {len(names)} distinct identifiers", file=sys.stderr)
+    for i, name in enumerate(sample):
+        text = name.decode("ascii")
+        print(json.dumps({"id": f"{args.prefix}-{i:02}-{text}", "class": "selective_literal",
+                          "pattern": text, "fixed": True}))
+
+
+if __name__ == "__main__":
+    main()
