@@ -2,14 +2,18 @@
 """Draws identifiers at random from a source tree and writes them as a
 lens-bench query set (JSON lines, class `selective_literal`, fixed strings).
 
-Every distinct identifier of at least --min-len bytes in the tree's text files
-(up to 1 MiB, as `lens index` takes them) is equally likely, so the sample is
-mostly rare names, the case a code-search user types most. The seed is printed
-to stderr; give it again to draw the same set.
+With `--weight distinct` (the default) every distinct identifier of at least
+--min-len bytes in the tree's text files (up to 1 MiB, as `lens index` takes
+them) is equally likely: mostly rare names. With `--weight occurrence` an
+identifier is as likely as it is frequent: names as they appear in code,
+common ones included. The seed is printed to stderr; give it again to draw
+the same set.
 
-    python3 benches/sample_identifiers.py TREE --n 60 [--seed S] [--min-len 6] > q.jsonl
+    python3 benches/sample_identifiers.py TREE --n 60 [--seed S] [--min-len 6]
+        [--weight distinct|occurrence] > q.jsonl
 """
 import argparse
+import collections
 import json
 import os
 import random
@@ -20,7 +24,7 @@ IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def identifiers(tree, min_len, max_file):
-    seen = set()
+    seen = collections.Counter()
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if d != ".git")
         for name in sorted(files):
@@ -36,8 +40,8 @@ def identifiers(tree, min_len, max_file):
                 continue
             for m in IDENT.finditer(data):
                 if len(m.group()) >= min_len:
-                    seen.add(m.group())
-    return sorted(seen)
+                    seen[m.group()] += 1
+    return seen
 
 
 def main():
@@ -48,13 +52,26 @@ def main():
     ap.add_argument("--min-len", type=int, default=6)
     ap.add_argument("--max-file", type=int, default=1 << 20)
     ap.add_argument("--prefix", default="rand", help="id prefix of the queries")
+    ap.add_argument("--weight", choices=["distinct", "occurrence"], default="distinct")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
-    names = identifiers(args.tree, args.min_len, args.max_file)
+    counts = identifiers(args.tree, args.min_len, args.max_file)
+    names = sorted(counts)
     if len(names) < args.n:
         sys.exit(f"only {len(names)} identifiers of {args.min_len}+ bytes in {args.tree}")
-    sample = random.Random(seed).sample(names, args.n)
-    print(f"seed {seed}: {args.n} of {len(names)} distinct identifiers", file=sys.stderr)
+    rng = random.Random(seed)
+    if args.weight == "distinct":
+        sample = rng.sample(names, args.n)
+    else:
+        weights = [counts[n] for n in names]
+        picked = {}
+        while len(picked) < args.n:
+            for n in rng.choices(names, weights=weights, k=args.n):
+                if len(picked) < args.n:
+                    picked.setdefault(n, None)
+        sample = list(picked)
+    print(f"seed {seed}: {args.n} of {len(names)} distinct identifiers, by {args.weight}",
+          file=sys.stderr)
     for i, name in enumerate(sample):
         text = name.decode("ascii")
         print(json.dumps({"id": f"{args.prefix}-{i:02}-{text}", "class": "selective_literal",

@@ -108,6 +108,8 @@ impl std::fmt::Display for BuildSummary {
 thread_local! {
     /// Scratch slots of `ngram::distinct_trigrams`, one table per analysis thread.
     static TRIGRAM_SLOTS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Scratch of `ngram::sparse::distinct_grams`, one per analysis thread.
+    static GRAM_SCRATCH: std::cell::RefCell<Option<ngram::sparse::GramScratch>> = const { std::cell::RefCell::new(None) };
 }
 
 enum Prepared {
@@ -151,7 +153,11 @@ fn prepare(
         }
         ngram::distinct_trigrams(&content, slots, &mut trigrams);
     });
-    let sparse_grams = ngram::sparse::grams_of(&content);
+    let mut sparse_grams = Vec::new();
+    GRAM_SCRATCH.with_borrow_mut(|scratch| {
+        let scratch = scratch.get_or_insert_with(ngram::sparse::GramScratch::default);
+        ngram::sparse::distinct_grams(&content, scratch, &mut sparse_grams);
+    });
     let language = lang::detect(&f.rel_path);
     let symbols = if opts.symbols {
         crate::symbols::extract(language, &content)

@@ -45,6 +45,10 @@ struct Args {
     /// Write the raw figures as JSON here.
     #[arg(long)]
     json_out: Option<PathBuf>,
+    /// Also time each query with trigrams alone (the plan before sparse
+    /// n-grams), side by side on the same bundle.
+    #[arg(long)]
+    compare_trigrams: bool,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -59,13 +63,36 @@ struct Row {
     rg_p95_ms: f64,
     csearch_median_ms: Option<f64>,
     csearch_p95_ms: Option<f64>,
+    /// Posting entries decoded and candidates verified by one run.
+    postings_decoded: usize,
+    candidates: usize,
+    /// The same with trigrams alone (`--compare-trigrams`).
+    trigrams: Option<TrigramRun>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct TrigramRun {
+    median_ms: f64,
+    p95_ms: f64,
+    postings_decoded: usize,
+    candidates: usize,
+}
+
+/// One query's timings and the cost of its last run.
+struct LensRun {
+    samples: Vec<f64>,
+    results: usize,
+    strategy: String,
+    postings_decoded: usize,
+    candidates: usize,
 }
 
 fn time_lens(
     bundle: &BundleReader,
     q: &BenchQuery,
     args: &Args,
-) -> anyhow::Result<(Vec<f64>, usize, String)> {
+    sparse_grams: bool,
+) -> anyhow::Result<LensRun> {
     let req = GrepRequest {
         patterns: vec![q.pattern.clone()],
         fixed_string: q.fixed,
@@ -82,7 +109,8 @@ fn time_lens(
     let mut i = 0;
     while i <= runs {
         let t = Instant::now();
-        let plan = Plan::from_grep(&req, limits)?;
+        let mut plan = Plan::from_grep(&req, limits)?;
+        plan.sparse_grams = sparse_grams;
         let r = lens_core::search(bundle, &plan, &Deadline::after(Duration::from_secs(60)))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         if i == 0 && ms > 100.0 {
@@ -101,7 +129,13 @@ fn time_lens(
         .strategy
         .map(|s| format!("{s:?}").to_lowercase())
         .unwrap_or_default();
-    Ok((samples, r.hits.len(), strategy))
+    Ok(LensRun {
+        samples,
+        results: r.hits.len(),
+        strategy,
+        postings_decoded: r.stats.postings_decoded,
+        candidates: r.stats.candidates,
+    })
 }
 
 /// Runs `cmd`, reading stdout until `max_lines` (then killing it) or EOF.
@@ -162,8 +196,27 @@ fn main() -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for q in &queries {
-        let (mut ls, results, strategy) = time_lens(&bundle, q, &args)?;
-        let (lm, lp) = summarize(&mut ls);
+        let mut run = time_lens(&bundle, q, &args, true)?;
+        let (lm, lp) = summarize(&mut run.samples);
+        let trigrams = if args.compare_trigrams {
+            let mut t = time_lens(&bundle, q, &args, false)?;
+            anyhow::ensure!(
+                t.results == run.results,
+                "{}: {} results with trigrams alone, {} with sparse grams",
+                q.id,
+                t.results,
+                run.results
+            );
+            let (median_ms, p95_ms) = summarize(&mut t.samples);
+            Some(TrigramRun {
+                median_ms,
+                p95_ms,
+                postings_decoded: t.postings_decoded,
+                candidates: t.candidates,
+            })
+        } else {
+            None
+        };
         let max_lines = (!q.exhaustive).then_some(args.limit);
         let rg = || {
             let mut c = Command::new("rg");
@@ -212,8 +265,11 @@ fn main() -> anyhow::Result<()> {
             class: q.class.clone(),
             lens_median_ms: lm,
             lens_p95_ms: lp,
-            lens_results: results,
-            strategy,
+            lens_results: run.results,
+            strategy: run.strategy,
+            postings_decoded: run.postings_decoded,
+            candidates: run.candidates,
+            trigrams,
             rg_median_ms: rm,
             rg_p95_ms: rp,
             csearch_median_ms: cm,
@@ -263,16 +319,59 @@ fn print_table(rows: &[Row], args: &Args) {
             csr
         );
     }
+    if rows.iter().any(|r| r.trigrams.is_some()) {
+        println!();
+        println!(
+            "| query | trigrams alone: median / p95 ms | sparse n-grams: median / p95 ms | postings decoded | candidates |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        for r in rows {
+            if let Some(t) = &r.trigrams {
+                println!(
+                    "| {} | {:.2} / {:.2} | {:.2} / {:.2} | {} → {} | {} → {} |",
+                    r.id,
+                    t.median_ms,
+                    t.p95_ms,
+                    r.lens_median_ms,
+                    r.lens_p95_ms,
+                    t.postings_decoded,
+                    r.postings_decoded,
+                    t.candidates,
+                    r.candidates
+                );
+            }
+        }
+    }
     println!();
-    println!("| class | queries | worst lens p95 ms | median of lens medians ms |");
+    println!("| class | queries | worst lens p95 ms (query) | median of lens medians ms |");
     println!("|---|---:|---:|---:|");
     let mut classes: Vec<&str> = rows.iter().map(|r| r.class.as_str()).collect();
     classes.dedup();
     for c in classes {
         let sel: Vec<&Row> = rows.iter().filter(|r| r.class == c).collect();
-        let worst = sel.iter().map(|r| r.lens_p95_ms).fold(0.0, f64::max);
+        let worst = sel
+            .iter()
+            .max_by(|a, b| a.lens_p95_ms.total_cmp(&b.lens_p95_ms))
+            .expect("a class has a query");
         let mut meds: Vec<f64> = sel.iter().map(|r| r.lens_median_ms).collect();
         let (m, _) = summarize(&mut meds);
-        println!("| {c} | {} | {worst:.2} | {m:.2} |", sel.len());
+        println!(
+            "| {c} | {} | {:.2} ({}) | {m:.2} |",
+            sel.len(),
+            worst.lens_p95_ms,
+            worst.id
+        );
+        if let Some(t) = sel
+            .iter()
+            .filter_map(|r| r.trigrams.as_ref().map(|t| (t, &r.id)))
+            .max_by(|a, b| a.0.p95_ms.total_cmp(&b.0.p95_ms))
+        {
+            println!(
+                "| {c}, trigrams alone | {} | {:.2} ({}) | – |",
+                sel.len(),
+                t.0.p95_ms,
+                t.1
+            );
+        }
     }
 }

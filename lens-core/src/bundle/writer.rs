@@ -28,7 +28,7 @@ pub struct PreparedDoc {
     /// Distinct trigrams of `content` with their next-byte masks, in any
     /// order (`ngram::distinct_trigrams`).
     pub trigrams: Vec<crate::ngram::TrigramWithNext>,
-    /// Distinct sparse-gram keys of `content` (`ngram::sparse::distinct_grams`).
+    /// Sparse-gram keys of `content` (`ngram::sparse::distinct_grams`; repeats are dropped).
     pub sparse_grams: Vec<u32>,
     /// Definitions by start (empty without symbols).
     pub symbols: Vec<crate::symbols::SymbolDef>,

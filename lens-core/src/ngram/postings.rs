@@ -292,7 +292,7 @@ pub struct GramBatch {
 }
 
 impl GramBatch {
-    /// `docs` in id order, each with its distinct gram keys.
+    /// `docs` in id order, each with its gram keys (repeats are dropped).
     pub fn new<'a>(docs: impl IntoIterator<Item = &'a [u32]>) -> Self {
         let mut entries = Vec::new();
         for (i, keys) in docs.into_iter().enumerate() {
@@ -322,10 +322,29 @@ impl GramBatch {
     }
 }
 
+/// Hashes a key that is a hash already: one multiply spreads it over the
+/// 64 bits the table's buckets and tags are taken from.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, k: u32) {
+        self.0 = u64::from(k).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// Accumulates sparse-gram postings (32-bit hashed keys, no masks).
 #[derive(Default)]
 pub struct GramPostingsWriter {
-    slot_of_key: std::collections::HashMap<u32, u32>,
+    slot_of_key: std::collections::HashMap<u32, u32, std::hash::BuildHasherDefault<KeyHasher>>,
     keys: Vec<u32>,
     lists: Vec<GramList>,
 }
@@ -353,6 +372,11 @@ impl GramPostingsWriter {
             let list = &mut self.lists[slot as usize];
             while let Some(&e) = entries.get(i).filter(|&&e| (e >> 32) as u32 == key) {
                 let doc = first_doc + e as u32;
+                if list.count > 0 && doc == list.last_doc {
+                    // A repeat the document's sparse set let through.
+                    i += 1;
+                    continue;
+                }
                 let delta = if list.count == 0 {
                     doc
                 } else {

@@ -319,9 +319,23 @@ fn build<'a>(
                 .map(|x| (estimate(bundle, x, total, grams), x))
                 .collect();
             parts.sort_by_key(|&(n, _)| n);
-            let smallest = parts.first().map_or(0, |&(n, _)| n);
+            // The ratio applies among lists of a kind: the trigram lists kept
+            // are those trigrams alone would keep (so candidates are never
+            // more), and a short sparse list drives the leapfrog through them.
+            let smallest_of = |sparse: bool| {
+                parts
+                    .iter()
+                    .find(|(_, q)| matches!(q, NgramQuery::Gram(_)) == sparse)
+                    .map_or(0, |&(n, _)| n)
+            };
+            let (smallest_trigram, smallest_sparse) = (smallest_of(false), smallest_of(true));
             let mut kept: Vec<DocIter<'a>> = Vec::new();
             for (i, &(n, q)) in parts.iter().enumerate() {
+                let smallest = if matches!(q, NgramQuery::Gram(_)) {
+                    smallest_sparse
+                } else {
+                    smallest_trigram
+                };
                 if i > 0 && n > smallest.saturating_mul(SKIP_LIST_RATIO) {
                     report_too_long(bundle, q, grams, lists);
                     continue;
