@@ -3,6 +3,11 @@
 # phase that must shed with 503, and a recovery phase. wrk is pinned to one
 # core with taskset; the server has both.
 #   bash benches/load.sh BUNDLE_DIR [SECONDS_PER_PHASE]
+# LENS_LOAD_QUERIES=FILE: the random-sample mode, cycling through the
+# identifiers of FILE (from benches/sample_identifiers.py) instead of the
+# ten fixed ones of benches/load/selective.lua.
+# LENS_LOAD_CONNECTIONS=N: the normal and recovery phases' connections
+# (default half the server's in-flight limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle="$1"
@@ -35,15 +40,20 @@ state_args="--state $work/state"
 server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 # Warm the page cache and the server.
-taskset -c 0 wrk -t1 -c4 -d3s -s benches/load/selective.lua "http://127.0.0.1:$port" >/dev/null
+script=(-s benches/load/selective.lua "http://127.0.0.1:$port")
+if [ -n "${LENS_LOAD_QUERIES:-}" ]; then
+    script=(-s benches/load/random.lua "http://127.0.0.1:$port" -- "$LENS_LOAD_QUERIES")
+fi
+taskset -c 0 wrk -t1 -c4 -d3s "${script[@]}" >/dev/null
 
 phase() {
     local name=$1 conns=$2
     local line
-    line=$(taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s -s benches/load/selective.lua "http://127.0.0.1:$port" | grep '^WRK_JSON' | sed 's/^WRK_JSON //')
+    line=$(taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s "${script[@]}" | grep '^WRK_JSON' | sed 's/^WRK_JSON //')
     echo "{\"phase\": \"$name\", \"connections\": $conns, \"result\": $line}"
 }
-phase normal $((inflight / 2))
+normal=${LENS_LOAD_CONNECTIONS:-$((inflight / 2))}
+phase normal "$normal"
 phase overload_3x $((inflight * 3))
-phase recovery $((inflight / 2))
+phase recovery "$normal"
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^lens_load_shed_total|^lens_http_requests_total\{route="/search"' >&2

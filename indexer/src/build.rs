@@ -101,7 +101,15 @@ impl std::fmt::Display for BuildSummary {
             self.size_ratio(),
             c.trigrams,
             c.postings
-        )
+        )?;
+        if let Some(g) = &self.manifest.build.sparse_grams {
+            write!(
+                f,
+                "; {} sparse n-grams, {} postings (lists over {} files counted, not written)",
+                g.grams, g.postings, g.max_list_docs
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -309,8 +317,7 @@ fn build_into(
     // Analysis (read, binary check, trigrams) runs on rayon one batch ahead of
     // the single appender, which writes content, postings and tantivy input.
     let (tx, prepared_rx) = sync_channel::<Vec<Prepared>>(1);
-    let (sorted_tx, rx) =
-        sync_channel::<(Vec<Prepared>, ngram::BatchPostings, ngram::GramBatch)>(2);
+    let (sorted_tx, rx) = sync_channel::<(Vec<Prepared>, ngram::BatchPostings)>(2);
     let producer_opts = opts.clone();
     let chunking = match &collector {
         Ok(c) => c.wanted(),
@@ -336,30 +343,36 @@ fn build_into(
         }
     });
     // A batch's postings are sorted by trigram on a stage of their own, so
-    // that the appender adds each trigram's run at once.
+    // that the appender adds each trigram's run at once; the sparse-gram
+    // postings are written there too, off the appender's path.
     let sorter = std::thread::spawn(move || {
+        let mut grams = ngram::GramPostingsWriter::default();
+        let mut first_doc = 0u32;
         for mut prepared in prepared_rx {
             let postings = ngram::BatchPostings::new(prepared.iter().filter_map(|p| match p {
                 Prepared::Doc(d, _) => Some(d.trigrams.as_slice()),
                 Prepared::Skip(_) => None,
             }));
-            let grams = ngram::GramBatch::new(prepared.iter().filter_map(|p| match p {
+            let batch = ngram::GramBatch::new(prepared.iter().filter_map(|p| match p {
                 Prepared::Doc(d, _) => Some(d.sparse_grams.as_slice()),
                 Prepared::Skip(_) => None,
             }));
+            grams.add_batch(first_doc, &batch);
             for p in &mut prepared {
                 if let Prepared::Doc(d, _) = p {
                     d.trigrams = Vec::new();
                     d.sparse_grams = Vec::new();
+                    first_doc += 1;
                 }
             }
-            if sorted_tx.send((prepared, postings, grams)).is_err() {
+            if sorted_tx.send((prepared, postings)).is_err() {
                 break;
             }
         }
+        grams
     });
     let mut append_result = Ok(());
-    for (batch, postings, grams) in rx {
+    for (batch, postings) in rx {
         let mut docs = Vec::with_capacity(batch.len());
         let mut chunks = Vec::with_capacity(batch.len());
         for p in batch {
@@ -372,7 +385,7 @@ fn build_into(
                 Prepared::Skip(s) => skips.push(s),
             }
         }
-        match builder.add_batch(docs, &postings, &grams) {
+        match builder.add_batch(docs, &postings) {
             Ok(first) => {
                 if let Ok(c) = collector.as_mut() {
                     for (k, c_k) in chunks.into_iter().enumerate() {
@@ -387,7 +400,7 @@ fn build_into(
         }
     }
     producer.join().expect("analysis thread panicked");
-    sorter.join().expect("postings thread panicked");
+    builder.set_gram_postings(sorter.join().expect("postings thread panicked"));
     append_result?;
     let lexical_elapsed = started.elapsed();
     bar.set_message("writing index");

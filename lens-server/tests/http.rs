@@ -195,6 +195,7 @@ async fn every_route_answers() {
     let r = call(st, "GET", "/health", None, None, &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "ok");
+    assert_eq!(r.json()["stages"]["stage_a"]["sparse_grams"], "available");
     let r = call(st, "GET", "/metrics", Some("k-ops"), None, &[]).await;
     assert_eq!(r.status, 200);
     let text = String::from_utf8(r.body).unwrap();

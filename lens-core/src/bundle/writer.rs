@@ -13,7 +13,7 @@ use super::manifest::{
 };
 use super::*;
 use crate::error::{Error, Result};
-use crate::ngram::{BatchPostings, GramBatch, GramPostingsWriter, PostingsWriter};
+use crate::ngram::{BatchPostings, GramPostingsWriter, PostingsWriter};
 use crate::symbols::SymbolTableWriter;
 use crate::text_index::TextIndexWriter;
 
@@ -137,22 +137,25 @@ impl BundleBuilder {
         self.add_unindexed(doc)
     }
 
-    /// Appends consecutive documents whose trigrams `postings` and sparse
-    /// grams `grams` hold (made from them in this order; their own
-    /// `trigrams` and `sparse_grams` are not read). Returns the first id.
-    pub fn add_batch(
-        &mut self,
-        docs: Vec<PreparedDoc>,
-        postings: &BatchPostings,
-        grams: &GramBatch,
-    ) -> Result<u32> {
+    /// Appends consecutive documents whose trigrams `postings` holds (made
+    /// from them in this order; their own `trigrams` and `sparse_grams` are
+    /// not read). Their sparse grams are the caller's to write, into a
+    /// [`GramPostingsWriter`] handed over by [`Self::set_gram_postings`]
+    /// (so that a pipeline can write them on a thread of their own).
+    /// Returns the first id.
+    pub fn add_batch(&mut self, docs: Vec<PreparedDoc>, postings: &BatchPostings) -> Result<u32> {
         let first = self.records.len() as u32;
         for doc in docs {
             self.add_unindexed(doc)?;
         }
         self.postings.add_batch(first, postings);
-        self.grams.add_batch(first, grams);
         Ok(first)
+    }
+
+    /// The sparse-gram postings of every document added by
+    /// [`Self::add_batch`], replacing what [`Self::add`] wrote.
+    pub fn set_gram_postings(&mut self, grams: GramPostingsWriter) {
+        self.grams = grams;
     }
 
     /// Everything `add` does but the n-gram postings.

@@ -76,7 +76,16 @@ fn health_json(st: &AppState) -> serde_json::Value {
             "text_index": m.build.text_index,
         },
         "stages": {
-            "stage_a": {"state": "available", "bm25": if m.build.text_index { "available" } else { "not_in_bundle" }},
+            "stage_a": {
+                "state": "available",
+                "bm25": if m.build.text_index { "available" } else { "not_in_bundle" },
+                // Sparse n-grams made with other weights than this build's are not read.
+                "sparse_grams": match (&m.build.sparse_grams, engine.reader().has_sparse_grams()) {
+                    (_, true) => "available",
+                    (Some(_), false) => "other_weights",
+                    (None, false) => "not_in_bundle",
+                },
+            },
             "stage_b": {
                 "state": if m.build.symbols { "available" } else { "not_in_bundle" },
                 "definitions": m.counts.symbols,
