@@ -13,7 +13,7 @@ use crate::ngram::sparse::SparseGram;
 use crate::ngram::{self, Trigram};
 
 /// Boolean query over trigram keys: documents must satisfy it to be candidates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NgramQuery {
     /// Every document is a candidate.
     All,
@@ -112,46 +112,67 @@ impl NgramQuery {
 
     /// Human-readable form for stats and logs.
     pub fn describe(&self) -> String {
+        let mut out = String::new();
+        self.describe_into(&mut out);
+        out
+    }
+
+    /// [`Self::describe`] into one buffer (plans are described on every search).
+    fn describe_into(&self, out: &mut String) {
+        use std::fmt::Write;
+        let trigram = |out: &mut String, t: Trigram| {
+            let b = [(t >> 16) as u8, (t >> 8) as u8, t as u8];
+            let _ = write!(out, "{:?}", String::from_utf8_lossy(&b));
+        };
         match self {
-            NgramQuery::All => "ALL".into(),
-            NgramQuery::None => "NONE".into(),
-            NgramQuery::Trigram(t) => {
-                let b = [(t >> 16) as u8, (t >> 8) as u8, *t as u8];
-                format!("{:?}", String::from_utf8_lossy(&b))
+            NgramQuery::All => out.push_str("ALL"),
+            NgramQuery::None => out.push_str("NONE"),
+            NgramQuery::Trigram(t) => trigram(out, *t),
+            NgramQuery::Gram(g) => {
+                let _ = write!(out, "~{:?}", String::from_utf8_lossy(g.bytes()));
             }
-            NgramQuery::Gram(g) => format!("~{:?}", String::from_utf8_lossy(g.bytes())),
-            NgramQuery::Followed(t, bit) => format!(
-                "{}+next{}",
-                NgramQuery::Trigram(*t).describe(),
-                bit.trailing_zeros()
-            ),
-            NgramQuery::And(v) => format!(
-                "({})",
-                v.iter()
-                    .map(|q| q.describe())
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
-            ),
-            NgramQuery::Or(v) => format!(
-                "({})",
-                v.iter()
-                    .map(|q| q.describe())
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
-            ),
+            NgramQuery::Followed(t, bit) => {
+                trigram(out, *t);
+                let _ = write!(out, "+next{}", bit.trailing_zeros());
+            }
+            NgramQuery::And(v) | NgramQuery::Or(v) => {
+                let sep = if matches!(self, NgramQuery::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                out.push('(');
+                for (i, q) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(sep);
+                    }
+                    q.describe_into(out);
+                }
+                out.push(')');
+            }
         }
     }
 }
 
+/// Drops repeats, keeping first occurrences in order: O(n log n), without
+/// cloning (a literal has dozens of parts, and plans simplify repeatedly).
 fn dedup(v: &mut Vec<NgramQuery>) {
-    let mut seen = Vec::with_capacity(v.len());
-    v.retain(|q| {
-        if seen.contains(q) {
-            false
-        } else {
-            seen.push(q.clone());
-            true
+    if v.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    // Stable: among equal parts the first comes first.
+    order.sort_by(|&a, &b| v[a].cmp(&v[b]));
+    let mut repeat = vec![false; v.len()];
+    for w in order.windows(2) {
+        if v[w[0]] == v[w[1]] {
+            repeat[w[1]] = true;
         }
+    }
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        !repeat[i - 1]
     });
 }
 
