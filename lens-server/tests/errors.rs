@@ -136,6 +136,16 @@ fn one_flipped_byte_in_any_file_is_caught_and_named() {
         assert!(err.contains(named), "{f}: {err}");
         std::fs::write(&path, &original).unwrap();
     }
+    // A listed file that is gone (the sparse n-gram postings here) is named too.
+    assert!(files.iter().any(|f| f == "ngram.sparse.post"), "{files:?}");
+    let sparse = bundle.join("ngram.sparse.post");
+    let original = std::fs::read(&sparse).unwrap();
+    std::fs::remove_file(&sparse).unwrap();
+    let o = run(&["search", "--bundle", bundle.to_str().unwrap(), "alpha"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("ngram.sparse.post") && err.contains("missing"), "{err}");
+    std::fs::write(&sparse, &original).unwrap();
     // Restored, it serves again.
     assert!(
         run(&["search", "--bundle", bundle.to_str().unwrap(), "alpha"])
