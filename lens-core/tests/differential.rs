@@ -280,6 +280,33 @@ proptest! {
         }
     }
 
+    /// Any piece of any file, as a fixed string (in either case when case is
+    /// ignored), is found where a scan finds it: the sparse n-grams of a
+    /// literal cut from the text are always in the index.
+    #[test]
+    fn pieces_of_files_are_found_through_sparse_grams(
+        files in corpus(),
+        pick in any::<proptest::sample::Index>(),
+        start in any::<proptest::sample::Index>(),
+        len in 4..24usize,
+        ci in any::<bool>(),
+    ) {
+        let (_, content) = &files[pick.index(files.len())];
+        prop_assume!(content.len() >= len && !content.contains(&0));
+        let at = start.index(content.len() - len + 1);
+        let piece = std::str::from_utf8(&content[at..at + len]);
+        prop_assume!(piece.is_ok_and(|p| !p.contains('\n')));
+        let piece = piece.unwrap();
+        let pattern = if ci { piece.to_uppercase() } else { piece.to_string() };
+        let c = Case { pattern, fixed: true, ci, word: false, globs: Vec::new() };
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = build(dir.path(), &files);
+        prop_assert!(bundle.has_sparse_grams());
+        let expected = brute_force(&files, &c);
+        prop_assert!(expected.as_ref().is_some_and(|e| !e.is_empty()), "{:?}", c);
+        prop_assert_eq!(grep(&bundle, &c), expected, "case {:?}", c);
+    }
+
     #[test]
     fn query_language_agrees_with_grep_form(files in corpus(), c in case()) {
         prop_assume!(!c.pattern.is_empty() && !c.word && c.globs.is_empty());

@@ -144,7 +144,10 @@ fn one_flipped_byte_in_any_file_is_caught_and_named() {
     let o = run(&["search", "--bundle", bundle.to_str().unwrap(), "alpha"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("ngram.sparse.post") && err.contains("missing"), "{err}");
+    assert!(
+        err.contains("ngram.sparse.post") && err.contains("missing"),
+        "{err}"
+    );
     std::fs::write(&sparse, &original).unwrap();
     // Restored, it serves again.
     assert!(
