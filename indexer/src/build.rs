@@ -163,6 +163,9 @@ fn prepare(
     });
     let mut sparse_grams = Vec::new();
     GRAM_SCRATCH.with_borrow_mut(|scratch| {
+        if !opts.sparse_grams {
+            return;
+        }
         let scratch = scratch.get_or_insert_with(ngram::sparse::GramScratch::default);
         ngram::sparse::distinct_grams(&content, scratch, &mut sparse_grams);
     });
@@ -299,6 +302,9 @@ fn build_into(
         opts.text_index.then_some((threads, opts.text_heap_bytes)),
         opts.symbols,
     )?;
+    if !opts.sparse_grams {
+        builder = builder.without_sparse_grams();
+    }
     let tags_compile = if opts.symbols {
         crate::symbols::compile_time()
     } else {
@@ -400,7 +406,10 @@ fn build_into(
         }
     }
     producer.join().expect("analysis thread panicked");
-    builder.set_gram_postings(sorter.join().expect("postings thread panicked"));
+    let grams = sorter.join().expect("postings thread panicked");
+    if opts.sparse_grams {
+        builder.set_gram_postings(grams);
+    }
     append_result?;
     let lexical_elapsed = started.elapsed();
     bar.set_message("writing index");

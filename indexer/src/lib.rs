@@ -38,6 +38,9 @@ pub struct IndexOptions {
     pub text_index: bool,
     /// Extract definitions with tree-sitter into a symbol table (Stage-B).
     pub symbols: bool,
+    /// Index sparse n-grams beside the trigrams (faster rare literals; a
+    /// bigger bundle and a slower build).
+    pub sparse_grams: bool,
     /// SCIP indexes and LSIF dumps to import.
     pub precise: precise::PreciseInputs,
     /// Chunk embeddings for Stage-C.
@@ -57,6 +60,7 @@ impl Default for IndexOptions {
             text_heap_bytes: 2 << 30,
             text_index: true,
             symbols: true,
+            sparse_grams: true,
             precise: precise::PreciseInputs::default(),
             embed: embed::EmbedOptions::default(),
             priors: lens_core::rank::Priors::default(),

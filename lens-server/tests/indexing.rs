@@ -192,3 +192,42 @@ fn batch_runs_both_forms_and_reports_bad_lines() {
     assert!(lines[0]["stats"]["elapsed_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(lines[3]["error"]["code"], "invalid_regex");
 }
+
+/// `--no-sparse-grams` builds trigrams alone: no sparse files, none in the
+/// manifest, and the same answers as the default bundle.
+#[test]
+fn no_sparse_grams_builds_trigrams_alone_with_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    for i in 0..40 {
+        let body = format!(
+            "int table_version_{i}(void) {{ return rate_limit_burst + {i}; }}\nstatic int able_v, e_verc;\n"
+        );
+        write(&src, &format!("f{i}.c"), body.as_bytes());
+    }
+    let with = dir.path().join("with");
+    let without = dir.path().join("without");
+    assert!(index(&[&src], &with, &[]).status.success());
+    let o = index(&[&src], &without, &["--no-sparse-grams"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        manifest(&with)["build"]["sparse_grams"]["grams"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(manifest(&without)["build"].get("sparse_grams").is_none());
+    assert!(with.join("ngram.sparse.post").is_file());
+    assert!(!without.join("ngram.sparse.dict").exists());
+    assert!(!without.join("ngram.sparse.post").exists());
+    for q in [
+        "case:yes \"table_version_1\"",
+        "\"rate_limit_burst\"",
+        "/table_version_\\d+\\(/",
+        "\"able_v, e_ver\"",
+    ] {
+        let a = paths(&with, q);
+        assert!(!a.is_empty(), "{q}");
+        assert_eq!(a, paths(&without, q), "{q}");
+    }
+}

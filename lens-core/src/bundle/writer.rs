@@ -66,6 +66,8 @@ pub struct BundleBuilder {
     paths: Vec<u8>,
     postings: PostingsWriter,
     grams: GramPostingsWriter,
+    /// Whether the bundle gets a sparse n-gram index.
+    sparse_grams: bool,
     text: Option<TextIndexWriter>,
     symbols: Option<SymbolTableWriter>,
     sources: Vec<Source>,
@@ -105,11 +107,19 @@ impl BundleBuilder {
             paths: Vec::new(),
             postings: PostingsWriter::new(),
             grams: GramPostingsWriter::default(),
+            sparse_grams: true,
             text,
             symbols: symbols.then(SymbolTableWriter::new),
             sources: Vec::new(),
             languages: Vec::new(),
         })
+    }
+
+    /// Builds no sparse n-gram index: a smaller bundle, built faster, whose
+    /// literals are planned by trigrams alone.
+    pub fn without_sparse_grams(mut self) -> Self {
+        self.sparse_grams = false;
+        self
     }
 
     /// Registers a repository; returns its index.
@@ -133,7 +143,9 @@ impl BundleBuilder {
     pub fn add(&mut self, doc: PreparedDoc) -> Result<u32> {
         let id = self.records.len() as u32;
         self.postings.add_doc(id, &doc.trigrams);
-        self.grams.add_doc(id, &doc.sparse_grams);
+        if self.sparse_grams {
+            self.grams.add_doc(id, &doc.sparse_grams);
+        }
         self.add_unindexed(doc)
     }
 
@@ -216,6 +228,7 @@ impl BundleBuilder {
             paths,
             postings,
             grams,
+            sparse_grams,
             text,
             symbols,
             sources,
@@ -233,18 +246,22 @@ impl BundleBuilder {
         write_synced(&dir.join(NGRAM_DICT_FILE), &dict)?;
         write_synced(&dir.join(NGRAM_POSTINGS_FILE), &post)?;
         write_synced(&dir.join(NGRAM_NEXT_FILE), &next)?;
-        let max_list_docs = sparse_max_list_docs(records.len());
-        let (sparse_dict, sparse_post, sparse_postings) = grams.finish(max_list_docs);
-        write_synced(&dir.join(SPARSE_DICT_FILE), &sparse_dict)?;
-        write_synced(&dir.join(SPARSE_POSTINGS_FILE), &sparse_post)?;
-        let sparse_grams = Some(super::manifest::SparseGramsInfo {
-            min_len: crate::ngram::sparse::MIN_LEN as u32,
-            max_len: crate::ngram::sparse::MAX_LEN as u32,
-            weights: crate::ngram::sparse::weights_id(),
-            max_list_docs,
-            grams: (sparse_dict.len() / crate::ngram::postings::DICT_ENTRY_BYTES) as u64,
-            postings: sparse_postings,
-        });
+        let sparse_grams = if sparse_grams {
+            let max_list_docs = sparse_max_list_docs(records.len());
+            let (sparse_dict, sparse_post, sparse_postings) = grams.finish(max_list_docs);
+            write_synced(&dir.join(SPARSE_DICT_FILE), &sparse_dict)?;
+            write_synced(&dir.join(SPARSE_POSTINGS_FILE), &sparse_post)?;
+            Some(super::manifest::SparseGramsInfo {
+                min_len: crate::ngram::sparse::MIN_LEN as u32,
+                max_len: crate::ngram::sparse::MAX_LEN as u32,
+                weights: crate::ngram::sparse::weights_id(),
+                max_list_docs,
+                grams: (sparse_dict.len() / crate::ngram::postings::DICT_ENTRY_BYTES) as u64,
+                postings: sparse_postings,
+            })
+        } else {
+            None
+        };
         write_synced(&dir.join(DOCS_FILE), &doc_table::encode(&records, &paths))?;
         let has_symbols = symbols.is_some();
         let symbol_count = symbols.as_ref().map_or(0, |s| s.len() as u64);

@@ -34,6 +34,10 @@ pub struct IndexArgs {
     /// Skip tree-sitter symbol extraction (Stage-B).
     #[arg(long)]
     pub no_symbols: bool,
+    /// Skip the sparse n-gram index: a smaller bundle, built faster, whose
+    /// rare literals made of common trigrams are slower to find.
+    #[arg(long)]
+    pub no_sparse_grams: bool,
     /// Import a SCIP index (repeatable); its documents are matched to indexed files.
     #[arg(long, value_name = "INDEX.scip")]
     pub scip: Vec<PathBuf>,
@@ -70,6 +74,7 @@ pub fn run(a: IndexArgs) -> anyhow::Result<ExitCode> {
         max_file_size: a.max_file_size,
         bundle_version: a.bundle_version,
         text_index: !a.no_text_index,
+        sparse_grams: !a.no_sparse_grams,
         symbols: !a.no_symbols,
         precise: indexer::precise::PreciseInputs {
             scip: a.scip,

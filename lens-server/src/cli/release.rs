@@ -255,6 +255,7 @@ pub fn cut_rc(a: CutRcArgs) -> anyhow::Result<ExitCode> {
         bundle_version: version.to_string(),
         text_index: b.text_index,
         symbols: b.symbols,
+        sparse_grams: b.sparse_grams.is_some(),
         embed: indexer::EmbedOptions {
             mode: embed_mode,
             model_dir: a.model.clone(),
