@@ -145,11 +145,18 @@ impl BatchPostings {
 /// Stable LSD radix sort on the 24 trigram bits: documents stay in order
 /// within a trigram.
 fn sort_by_trigram(v: &mut Vec<u64>) {
+    radix_sort(v, &[40, 52], 12);
+}
+
+/// Stable LSD radix sort of `v` on `digit_bits`-wide digits starting at each
+/// of `shifts`, least significant first.
+fn radix_sort(v: &mut Vec<u64>, shifts: &[u32], digit_bits: u32) {
+    let mask = (1u64 << digit_bits) - 1;
     let mut sorted = vec![0u64; v.len()];
-    for shift in [40, 52] {
-        let mut starts = vec![0usize; 1 << 12];
+    for &shift in shifts {
+        let mut starts = vec![0usize; 1 << digit_bits];
         for &e in v.iter() {
-            starts[((e >> shift) & 0xfff) as usize] += 1;
+            starts[((e >> shift) & mask) as usize] += 1;
         }
         let mut sum = 0;
         for s in starts.iter_mut() {
@@ -158,7 +165,7 @@ fn sort_by_trigram(v: &mut Vec<u64>) {
             sum += n;
         }
         for &e in v.iter() {
-            let b = ((e >> shift) & 0xfff) as usize;
+            let b = ((e >> shift) & mask) as usize;
             sorted[starts[b]] = e;
             starts[b] += 1;
         }
@@ -299,25 +306,7 @@ impl GramBatch {
             entries.extend(keys.iter().map(|&k| (u64::from(k) << 32) | i as u64));
         }
         // Stable radix sort on the 32 key bits: documents stay in order within a key.
-        let mut sorted = vec![0u64; entries.len()];
-        for shift in [32, 43, 54] {
-            let mut starts = vec![0usize; 1 << 11];
-            for &e in entries.iter() {
-                starts[((e >> shift) & 0x7ff) as usize] += 1;
-            }
-            let mut sum = 0;
-            for s in starts.iter_mut() {
-                let n = *s;
-                *s = sum;
-                sum += n;
-            }
-            for &e in entries.iter() {
-                let b = ((e >> shift) & 0x7ff) as usize;
-                sorted[starts[b]] = e;
-                starts[b] += 1;
-            }
-            std::mem::swap(&mut entries, &mut sorted);
-        }
+        radix_sort(&mut entries, &[32, 43, 54], 11);
         GramBatch { entries }
     }
 }

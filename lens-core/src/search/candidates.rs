@@ -157,7 +157,7 @@ pub fn find<'a>(
     })
 }
 
-/// A leaf's list: (dictionary entry, list length), `None` for no list.
+/// What a sparse gram's lookup gives the plan.
 enum Leaf {
     /// No document has the gram.
     Absent,
@@ -228,7 +228,8 @@ fn report(
     Some(lists.len() - 1)
 }
 
-/// The documents of `q`; `None` when `q` does not constrain them.
+/// The documents of `q` (`DocIter::All` when it does not constrain them),
+/// recording each list looked up in `lists`.
 fn build<'a>(
     bundle: &'a BundleReader,
     q: &NgramQuery,
@@ -239,56 +240,41 @@ fn build<'a>(
     match q {
         NgramQuery::All => DocIter::All { end: total as u32 },
         NgramQuery::None => DocIter::Empty,
-        NgramQuery::Trigram(t) => match bundle.ngram_entry(*t) {
-            Some(e) => {
-                let slot = report(
-                    lists,
-                    trigram_text(*t),
-                    GramKind::Trigram,
-                    e.count,
-                    ListRole::Read,
-                );
-                DocIter::List(Cursor::new(bundle, e, None, ListFile::Trigrams, slot))
+        NgramQuery::Trigram(t) | NgramQuery::Followed(t, _) => {
+            let required_bit = match q {
+                NgramQuery::Followed(_, bit) => Some(*bit),
+                _ => None,
+            };
+            match bundle.ngram_entry_with_masks(*t) {
+                Some((e, masks)) => {
+                    let slot = report(
+                        lists,
+                        trigram_text(*t),
+                        GramKind::Trigram,
+                        e.count,
+                        ListRole::Read,
+                    );
+                    let required_next = masks.zip(required_bit);
+                    DocIter::List(Cursor::new(
+                        bundle,
+                        e,
+                        required_next,
+                        ListFile::Trigrams,
+                        slot,
+                    ))
+                }
+                None => {
+                    report(
+                        lists,
+                        trigram_text(*t),
+                        GramKind::Trigram,
+                        0,
+                        ListRole::Absent,
+                    );
+                    DocIter::Empty
+                }
             }
-            None => {
-                report(
-                    lists,
-                    trigram_text(*t),
-                    GramKind::Trigram,
-                    0,
-                    ListRole::Absent,
-                );
-                DocIter::Empty
-            }
-        },
-        NgramQuery::Followed(t, bit) => match bundle.ngram_entry_with_masks(*t) {
-            Some((e, masks)) => {
-                let slot = report(
-                    lists,
-                    trigram_text(*t),
-                    GramKind::Trigram,
-                    e.count,
-                    ListRole::Read,
-                );
-                DocIter::List(Cursor::new(
-                    bundle,
-                    e,
-                    masks.map(|m| (m, *bit)),
-                    ListFile::Trigrams,
-                    slot,
-                ))
-            }
-            None => {
-                report(
-                    lists,
-                    trigram_text(*t),
-                    GramKind::Trigram,
-                    0,
-                    ListRole::Absent,
-                );
-                DocIter::Empty
-            }
-        },
+        }
         NgramQuery::Gram(g) => {
             let text = String::from_utf8_lossy(g.bytes()).into_owned();
             match sparse_leaf(bundle, g.key, grams) {
