@@ -715,7 +715,12 @@ mod openapi {
                 let body = match (method.as_str(), path.as_str()) {
                     ("post", "/search") => Some(r#"{"q": "needle"}"#),
                     ("post", "/canary/killswitch") => Some(r#"{"reason": "drift test"}"#),
+                    ("post", "/mcp") => Some(mcp::TOOLS_LIST),
                     _ => None,
+                };
+                let headers: &[(&str, &str)] = match path.as_str() {
+                    "/mcp" => &mcp::headers("tools/list"),
+                    _ => &[],
                 };
                 let r = call(
                     &f.state,
@@ -723,7 +728,7 @@ mod openapi {
                     &uri,
                     Some("k-both"),
                     body,
-                    &[],
+                    headers,
                 )
                 .await;
                 // Without a candidate the rollout's writes and nights are refused;
@@ -1014,5 +1019,374 @@ async fn every_dashboard_path_the_runbook_reads_is_non_null() {
             v = &v[key];
         }
         assert!(!v.is_null(), "{p} is null in {d}");
+    }
+}
+
+/// `/mcp` in-process: the same admission layer (keys, scopes, rate limits,
+/// audit, trace ids) and the same answers as `/search` and the navigation
+/// routes. Real MCP clients are tested in scripts/mcp/test_clients.py.
+mod mcp {
+    use super::*;
+
+    pub const META: &str = r#"{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}"#;
+    pub const TOOLS_LIST: &str = r#"{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}"#;
+
+    pub fn headers(method: &'static str) -> [(&'static str, &'static str); 4] {
+        [
+            ("host", "localhost"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ]
+    }
+
+    fn tool_call(name: &str, args: serde_json::Value) -> String {
+        let meta: serde_json::Value = serde_json::from_str(META).unwrap();
+        serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"_meta": meta, "name": name, "arguments": args}})
+        .to_string()
+    }
+
+    async fn call_tool(
+        f: &Fixture,
+        key: Option<&str>,
+        name: &str,
+        args: serde_json::Value,
+    ) -> Reply {
+        let body = tool_call(name, args);
+        let mut h = headers("tools/call").to_vec();
+        h.push(("mcp-name", name));
+        call(&f.state, "POST", "/mcp", key, Some(&body), &h).await
+    }
+
+    /// The `result` of a JSON-RPC reply.
+    fn result(r: &Reply) -> serde_json::Value {
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        assert!(v["error"].is_null(), "{v}");
+        v["result"].clone()
+    }
+
+    #[tokio::test]
+    async fn lists_every_tool_with_a_description_and_a_schema() {
+        let f = fixture(Policy::Enforce, LimitsConfig::default());
+        let h = headers("tools/list");
+        let r = call(
+            &f.state,
+            "POST",
+            "/mcp",
+            Some("k-search"),
+            Some(TOOLS_LIST),
+            &h,
+        )
+        .await;
+        assert_common_headers(&r);
+        let tools = result(&r)["tools"].as_array().unwrap().clone();
+        let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "search",
+                "find_symbol",
+                "definition",
+                "references",
+                "hover",
+                "read_file",
+                "list_repositories"
+            ]
+        );
+        for t in &tools {
+            assert!(t["description"].as_str().unwrap().len() > 100, "{t}");
+            assert_eq!(t["inputSchema"]["type"], "object", "{t}");
+            assert_eq!(t["annotations"]["readOnlyHint"], true, "{t}");
+        }
+        let search = &tools[0];
+        assert_eq!(
+            search["inputSchema"]["required"],
+            serde_json::json!(["query"])
+        );
+        assert!(search["description"].as_str().unwrap().contains("sym:"));
+    }
+
+    #[tokio::test]
+    async fn search_answers_as_the_http_route_does() {
+        let f = fixture(Policy::Enforce, LimitsConfig::default());
+        let http = call(
+            &f.state,
+            "GET",
+            "/search?q=needle&limit=10",
+            Some("k-search"),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(http.status, 200);
+        let http = http.json();
+        let r = call_tool(
+            &f,
+            Some("k-search"),
+            "search",
+            serde_json::json!({"query": "needle", "limit": 10, "max_bytes": 200000}),
+        )
+        .await;
+        let trace = r.headers["x-trace-id"].to_str().unwrap().to_string();
+        let res = result(&r);
+        assert_eq!(res["isError"], false);
+        let s = &res["structuredContent"];
+        let spans = |v: &serde_json::Value| -> Vec<(String, String, u64, u64, u64)> {
+            v["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    (
+                        h["repo"].as_str().unwrap().to_string(),
+                        h["path"].as_str().unwrap().to_string(),
+                        h["line"].as_u64().unwrap(),
+                        h["abs_start"].as_u64().unwrap(),
+                        h["abs_end"].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(spans(s), spans(&http));
+        assert_eq!(s["shown"], 10);
+        assert_eq!(s["trace_id"], trace.as_str());
+        assert_eq!(s["release"], http["release"]);
+        let text = res["content"][0]["text"].as_str().unwrap();
+        for (_, path, line, _, _) in spans(s) {
+            assert!(
+                text.contains(&format!("proj/{path}")),
+                "{path} not in {text}"
+            );
+            assert!(
+                text.contains(&format!("{line:>6}:")),
+                "line {line} not in {text}"
+            );
+        }
+        assert!(text.contains("beyond limit=10"), "{text}");
+        // A small budget shows fewer results and says how many were left out.
+        let r = call_tool(
+            &f,
+            Some("k-search"),
+            "search",
+            serde_json::json!({"query": "needle", "limit": 10, "max_bytes": 400}),
+        )
+        .await;
+        let res = result(&r);
+        let text = res["content"][0]["text"].as_str().unwrap();
+        assert!(text.len() <= 400 + 400, "{} bytes: {text}", text.len());
+        let shown = res["structuredContent"]["shown"].as_u64().unwrap();
+        assert!((1..10).contains(&shown), "{shown}");
+        assert!(
+            text.contains(&format!(
+                "{} more results did not fit max_bytes=400",
+                10 - shown
+            )),
+            "{text}"
+        );
+        let m = call(&f.state, "GET", "/metrics", Some("k-ops"), None, &[]).await;
+        let m = String::from_utf8(m.body).unwrap();
+        assert!(
+            m.contains(r#"lens_mcp_tool_calls_total{tool="search",outcome="ok"} 2"#),
+            "{m}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_call_is_a_tool_error_with_the_api_code() {
+        let f = fixture(Policy::Enforce, LimitsConfig::default());
+        let http = call(
+            &f.state,
+            "GET",
+            "/search?q=%2Ffoo(%2F",
+            Some("k-search"),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(http.status, 400);
+        let r = call_tool(
+            &f,
+            Some("k-search"),
+            "search",
+            serde_json::json!({"query": "/foo(/"}),
+        )
+        .await;
+        let res = result(&r);
+        assert_eq!(res["isError"], true);
+        assert_eq!(res["structuredContent"]["error"], http.json()["error"]);
+        for (tool, args, code) in [
+            (
+                "read_file",
+                serde_json::json!({"repo": "proj", "path": "nope.rs"}),
+                "not_found",
+            ),
+            (
+                "read_file",
+                serde_json::json!({"repo": "proj", "path": "lib.py", "start_line": 99}),
+                "invalid_position",
+            ),
+            (
+                "definition",
+                serde_json::json!({"repo": "proj", "path": "lib.py", "line": 99, "character": 0}),
+                "invalid_position",
+            ),
+            (
+                "search",
+                serde_json::json!({"query": "needle", "limit": 0}),
+                "invalid_limit",
+            ),
+            (
+                "search",
+                serde_json::json!({"query": "needle", "colour": "red"}),
+                "invalid_parameters",
+            ),
+            (
+                "search",
+                serde_json::json!({"query": "needle", "max_bytes": 1}),
+                "invalid_parameters",
+            ),
+            (
+                "find_symbol",
+                serde_json::json!({"name": "two words"}),
+                "invalid_query",
+            ),
+        ] {
+            let res = result(&call_tool(&f, Some("k-search"), tool, args.clone()).await);
+            assert_eq!(res["isError"], true, "{tool} {args}");
+            assert_eq!(
+                res["structuredContent"]["error"]["code"], code,
+                "{tool} {args}: {res}"
+            );
+        }
+        // An unknown tool is a protocol error (the session is not broken by it).
+        let r = call_tool(&f, Some("k-search"), "rm_rf", serde_json::json!({})).await;
+        assert_eq!(
+            r.json()["error"]["code"],
+            -32602,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_scopes_rate_limits_and_hosts_apply() {
+        let f = fixture(Policy::Enforce, LimitsConfig::default());
+        let r = call_tool(&f, None, "search", serde_json::json!({"query": "needle"})).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.json()["error"]["code"], "missing_key");
+        let r = call_tool(
+            &f,
+            Some("k-ops"),
+            "search",
+            serde_json::json!({"query": "needle"}),
+        )
+        .await;
+        assert_eq!(r.status, 403);
+        let audit = std::fs::read_to_string(&f.audit).unwrap();
+        assert!(
+            audit
+                .lines()
+                .any(|l| l.contains(r#""route":"/mcp""#) && l.contains("deny")),
+            "{audit}"
+        );
+        // A Host outside [mcp] allowed_hosts (DNS rebinding) is refused.
+        let body = tool_call("list_repositories", serde_json::json!({}));
+        let mut h = headers("tools/call").to_vec();
+        h[0] = ("host", "evil.example");
+        let r = call(&f.state, "POST", "/mcp", Some("k-search"), Some(&body), &h).await;
+        assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+        let limited = fixture(
+            Policy::Enforce,
+            LimitsConfig {
+                requests_per_second: 1,
+                burst: 1,
+                ..LimitsConfig::default()
+            },
+        );
+        let first = call_tool(
+            &limited,
+            Some("k-search"),
+            "list_repositories",
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(result(&first)["isError"], false);
+        let second = call_tool(
+            &limited,
+            Some("k-search"),
+            "list_repositories",
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(second.status, 429);
+    }
+
+    #[tokio::test]
+    async fn navigation_and_files_match_their_routes() {
+        let f = fixture(Policy::Enforce, LimitsConfig::default());
+        let q = "repo=proj&path=src/m3.rs&line=1&character=17";
+        for (tool, route) in [("definition", "/definition"), ("references", "/references")] {
+            let http = call(
+                &f.state,
+                "GET",
+                &format!("{route}?{q}"),
+                Some("k-search"),
+                None,
+                &[],
+            )
+            .await;
+            assert_eq!(http.status, 200);
+            let http = http.json();
+            let res = result(&call_tool(&f, Some("k-search"), tool,
+                serde_json::json!({"repo": "proj", "path": "src/m3.rs", "line": 1, "character": 17, "max_bytes": 200000})).await);
+            assert_eq!(res["isError"], false, "{res}");
+            assert_eq!(
+                res["structuredContent"]["locations"], http["locations"],
+                "{tool}"
+            );
+            assert!(
+                !http["locations"].as_array().unwrap().is_empty(),
+                "{tool}: {http}"
+            );
+        }
+        let http = call(
+            &f.state,
+            "GET",
+            "/file?repo=proj&path=lib.py",
+            Some("k-search"),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        let res = result(
+            &call_tool(
+                &f,
+                Some("k-search"),
+                "read_file",
+                serde_json::json!({"repo": "proj", "path": "lib.py"}),
+            )
+            .await,
+        );
+        assert_eq!(res["structuredContent"]["content"], http["content"]);
+        assert!(
+            res["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("     2:     return 'needle'")
+        );
+        let res = result(
+            &call_tool(
+                &f,
+                Some("k-search"),
+                "list_repositories",
+                serde_json::json!({}),
+            )
+            .await,
+        );
+        assert_eq!(res["structuredContent"]["repositories"][0]["name"], "proj");
+        assert_eq!(res["structuredContent"]["files"], 41);
     }
 }

@@ -2,6 +2,7 @@
 
 mod index;
 mod keys;
+mod mcp;
 mod release;
 mod search;
 mod serve;
@@ -35,7 +36,8 @@ pub enum LogFormat {
 /// Sends the libraries' tracing events to stderr, filtered by `LENS_LOG`.
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LENS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("LENS_LOG").unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -60,6 +62,8 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Serve a bundle over HTTP.
     Serve(serve::ServeArgs),
+    /// Serve a bundle to agents and editors over MCP (stdio).
+    Mcp(mcp::McpArgs),
     /// Manage API keys in a config file.
     Keys(keys::KeysArgs),
     /// Build a candidate release into the release store, at 0% of traffic.
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Index(a) => index::run(a),
         Command::Search(a) => search::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Mcp(a) => mcp::run(a),
         Command::Keys(a) => keys::run(a),
         Command::CutRc(a) => release::cut_rc(a),
         Command::CompatDrill(a) => release::compat_drill(a),

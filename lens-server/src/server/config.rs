@@ -28,6 +28,29 @@ pub struct Config {
     /// Quality gates and nights: schedule, duration, labelled sets, release notes.
     #[serde(default)]
     pub validation: lens_core::release::ValidationConfig,
+    /// The MCP endpoint at `/mcp`.
+    #[serde(default)]
+    pub mcp: McpConfig,
+}
+
+/// `[mcp]`: which `Host` (and browser `Origin`) values `/mcp` answers, against
+/// DNS rebinding. A server reached by another name lists it here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Host names or `host:port` authorities; `[]` accepts any (not advised).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins (`https://app.example.com:443`, `http://localhost:*`); `[]`: not checked.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -45,6 +45,13 @@ pub struct ArmOutcome {
     pub outcome: String,
 }
 
+/// An MCP tool and how its call ended (`ok`, or `error`: a tool error).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolOutcome {
+    pub tool: String,
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GateLabel {
     pub gate: String,
@@ -233,6 +240,9 @@ pub struct Metrics {
     /// The last quality-gate run's measured value per gate (NaN when it did not run).
     pub quality_gate_value: Family<GateLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub validation: ValidationMetrics,
+    /// MCP tool calls (`/mcp`) by tool and outcome, and their latency.
+    pub mcp_tool_calls: Family<ToolOutcome, Counter>,
+    pub mcp_tool_seconds: Family<ToolOutcome, Histogram, fn() -> Histogram>,
 }
 
 impl Default for Metrics {
@@ -450,7 +460,34 @@ impl Metrics {
                 outcome: outcome.into(),
             });
         }
+        let mcp_tool_calls = Family::<ToolOutcome, Counter>::default();
+        let mcp_tool_seconds =
+            Family::<ToolOutcome, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+        registry.register(
+            "mcp_tool_calls",
+            "MCP tool calls on /mcp by tool and outcome (ok, error: a tool error)",
+            mcp_tool_calls.clone(),
+        );
+        registry.register(
+            "mcp_tool_duration_seconds",
+            "MCP tool call latency on /mcp by tool and outcome",
+            mcp_tool_seconds.clone(),
+        );
+        for tool in crate::mcp::tools::ToolName::ALL {
+            for outcome in ["ok", "error"] {
+                let label = ToolOutcome {
+                    tool: tool.as_str().into(),
+                    outcome: outcome.into(),
+                };
+                let _ = mcp_tool_calls.get_or_create(&label);
+                let _ = mcp_tool_seconds.get_or_create(&label);
+            }
+        }
         Metrics {
+            mcp_tool_calls,
+            mcp_tool_seconds,
             canary,
             validation,
             quality_gate_status,

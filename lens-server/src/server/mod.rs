@@ -10,7 +10,7 @@ pub mod dashboard;
 pub mod metrics;
 pub mod quality;
 pub mod ratelimit;
-mod routes;
+pub(crate) mod routes;
 pub mod semantic;
 pub mod trace;
 
@@ -183,6 +183,7 @@ pub fn routes_openapi() -> &'static str {
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.limits.max_body_bytes;
     routes::routes()
+        .route_service("/mcp", mcp_service(&state))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -190,6 +191,32 @@ pub fn router(state: Arc<AppState>) -> Router {
             admission::admission,
         ))
         .with_state(state)
+}
+
+/// `/mcp`: the MCP server over this server's pipeline, as streamable HTTP.
+/// Clients of protocol 2026-07-28 are served statelessly; older ones get a
+/// session (kept in memory) as their protocol requires.
+fn mcp_service(
+    state: &Arc<AppState>,
+) -> rmcp::transport::StreamableHttpService<
+    crate::mcp::LensMcp,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::StreamableHttpServerConfig;
+    let backend = Arc::new(crate::mcp::Backend::Served(state.clone()));
+    let mcp = &state.config.mcp;
+    let mut config = StreamableHttpServerConfig::default()
+        .with_json_response(true)
+        .with_allowed_hosts(mcp.allowed_hosts.clone())
+        .with_max_request_body_bytes(state.config.limits.max_body_bytes);
+    if !mcp.allowed_origins.is_empty() {
+        config = config.with_allowed_origins(mcp.allowed_origins.clone());
+    }
+    rmcp::transport::StreamableHttpService::new(
+        move || Ok(crate::mcp::LensMcp::new(backend.clone())),
+        Default::default(),
+        config,
+    )
 }
 
 /// What the judge changed by itself (a rollback, an automatic progress) goes

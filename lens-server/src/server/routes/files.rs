@@ -17,9 +17,10 @@ use super::super::metrics::StageLabel;
 use super::{blocking, params};
 use crate::errors::{ApiError, ErrorCode};
 
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
-const TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+pub(crate) const MAX_LIMIT: usize = 10_000;
+/// The deadline of a whole-word references search.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,14 +62,7 @@ impl PositionParams {
     }
 
     fn limit(&self) -> Result<usize, ApiError> {
-        let l = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if l == 0 || l > MAX_LIMIT {
-            return Err(ApiError::new(
-                ErrorCode::InvalidLimit,
-                format!("limit must be 1..={MAX_LIMIT}"),
-            ));
-        }
-        Ok(l)
+        navigation_limit(self.limit)
     }
 }
 
@@ -90,6 +84,20 @@ async fn navigate<T: Serialize + Send + 'static>(
     st: &Arc<AppState>,
     work: impl FnOnce(&Engine) -> lens_core::Result<T> + Send + 'static,
 ) -> Result<Response, ApiError> {
+    let (answer, ms) = navigate_timed(st, work).await?;
+    Ok(Json(Timed {
+        answer,
+        timings: StageBTiming { stage_b: ms },
+    })
+    .into_response())
+}
+
+/// A navigation on the served bundle, off the async executor, recorded as
+/// Stage-B; with its time in ms. The MCP tools navigate through it too.
+pub(crate) async fn navigate_timed<T: Send + 'static>(
+    st: &Arc<AppState>,
+    work: impl FnOnce(&Engine) -> lens_core::Result<T> + Send + 'static,
+) -> Result<(T, f64), ApiError> {
     let engine = st.engine.load_full();
     let started = Instant::now();
     let answer = blocking(move || work(&engine).map_err(ApiError::from)).await?;
@@ -101,11 +109,19 @@ async fn navigate<T: Serialize + Send + 'static>(
         })
         .observe(ms / 1e3);
     st.stage_b_window.record(ms, false, false);
-    Ok(Json(Timed {
-        answer,
-        timings: StageBTiming { stage_b: ms },
-    })
-    .into_response())
+    Ok((answer, ms))
+}
+
+/// A navigation's `limit`: 1..=MAX_LIMIT, default DEFAULT_LIMIT.
+pub(crate) fn navigation_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let l = limit.unwrap_or(DEFAULT_LIMIT);
+    if l == 0 || l > MAX_LIMIT {
+        return Err(ApiError::new(
+            ErrorCode::InvalidLimit,
+            format!("limit must be 1..={MAX_LIMIT}"),
+        ));
+    }
+    Ok(l)
 }
 
 fn position_and_limit(

@@ -4,9 +4,9 @@
 //! `canary.rs` the rollout (`/canary/*`) and compatibility (`/compat/*`).
 
 mod canary;
-mod files;
+pub(crate) mod files;
 mod ops;
-mod search;
+pub(crate) mod search;
 mod validation;
 
 use std::fmt;
@@ -66,6 +66,7 @@ pub const ROUTES: &[Route] = &[
     route("/validation/status", Some(Scope::Search)),
     route("/validation/signoff-report", Some(Scope::Search)),
     route("/openapi.json", None),
+    route("/mcp", Some(Scope::Search)),
 ];
 
 fn find(path: &str) -> Option<&'static Route> {
@@ -122,7 +123,7 @@ fn params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 
 /// Runs blocking work (a search, a navigation) on the blocking pool, inside
 /// the request's span; a panic there is an internal error with its cause logged.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let span = tracing::Span::current();

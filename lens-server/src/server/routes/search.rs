@@ -13,7 +13,7 @@ use lens_core::request::{Filters, fingerprint, parse_stages};
 use lens_core::response::ReleaseTag;
 use lens_core::response::{GateVerdict, StageStats};
 use lens_core::semantic::Stages;
-use lens_core::{Deadline, Engine, Options, QueryInput, Request, Searcher};
+use lens_core::{Deadline, Engine, Options, QueryInput, Request, RequestLimits, Searcher};
 use serde::Deserialize;
 
 use super::super::AppState;
@@ -29,25 +29,25 @@ const DEFAULT_CONTEXT_LINES: usize = 1;
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Query in the lens query language.
-    q: Option<String>,
-    limit: Option<usize>,
-    exhaustive: Option<bool>,
+    pub q: Option<String>,
+    pub limit: Option<usize>,
+    pub exhaustive: Option<bool>,
     /// Opaque cursor from a previous exhaustive page.
-    cursor: Option<String>,
-    timeout_ms: Option<u64>,
+    pub cursor: Option<String>,
+    pub timeout_ms: Option<u64>,
     /// Lines of context around each match (default 1).
-    context: Option<usize>,
+    pub context: Option<usize>,
     /// Filters ANDed to the query.
-    lang: Option<String>,
-    repo: Option<String>,
-    file: Option<String>,
+    pub lang: Option<String>,
+    pub repo: Option<String>,
+    pub file: Option<String>,
     /// Stages for natural-language queries: `abc` (default), `ab`, `a`, or `exact`.
-    stages: Option<String>,
+    pub stages: Option<String>,
 }
 
 /// Which route asked: `/symbols` reads bare terms as definition names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub enum Route {
     Search,
     Symbols,
 }
@@ -90,6 +90,23 @@ async fn run(
     p: SearchParams,
     route: Route,
 ) -> Result<Response, ApiError> {
+    let response = run_request(&st, &who, p, route).await?;
+    let mut http = Json(&response).into_response();
+    if let Some(tag) = &response.release {
+        tag_arm(&mut http, tag.arm, &tag.version);
+    }
+    Ok(http)
+}
+
+/// The parameters through the whole pipeline: validated, logged for the
+/// nights, routed to an arm, run, recorded. `/search`, `/symbols` and the
+/// MCP tools all answer through it.
+pub(crate) async fn run_request(
+    st: &Arc<AppState>,
+    who: &Identity,
+    p: SearchParams,
+    route: Route,
+) -> Result<lens_core::Response, ApiError> {
     let logged =
         (st.releases.is_some() && p.cursor.is_none()).then(|| validation::nightly::LoggedQuery {
             route: match route {
@@ -101,18 +118,18 @@ async fn run(
             stages: p.stages.clone(),
             limit: p.limit,
         });
-    let request = validate(&st, p, route)?;
+    let request = validate(&st.request_limits, p, route)?;
     // Valid first pages only: the log is what a night replays.
     if let Some(q) = &logged {
-        super::super::quality::log_query(&st, q);
+        super::super::quality::log_query(st, q);
     }
-    let arm = choose_arm(&st, &who, &request);
+    let arm = choose_arm(st, who, &request);
     let started = std::time::Instant::now();
-    let result = match inject_fault(&st, arm.arm).await {
+    let result = match inject_fault(st, arm.arm).await {
         Some(fault) => Err(fault),
-        None => execute(&st, arm.engine.clone(), request).await,
+        None => execute(st, arm.engine.clone(), request).await,
     };
-    observe_arm(&st, arm.arm, started, &result);
+    observe_arm(st, arm.arm, started, &result);
     let mut response = match result {
         Ok(r) => r,
         Err(e) => return Err(e.on_arm(arm.arm.as_str(), &arm.version)),
@@ -121,10 +138,8 @@ async fn run(
         version: arm.version.clone(),
         arm: arm.arm.as_str(),
     });
-    record(&st, &response);
-    let mut http = Json(&response).into_response();
-    tag_arm(&mut http, arm.arm.as_str(), &arm.version);
-    Ok(http)
+    record(st, &response);
+    Ok(response)
 }
 
 /// The release that answers a request.
@@ -214,7 +229,11 @@ fn observe_arm(
 }
 
 /// The parameters as a validated request (every limit checked once, in the core).
-fn validate(st: &AppState, p: SearchParams, route: Route) -> Result<Request, ApiError> {
+pub(crate) fn validate(
+    limits: &RequestLimits,
+    p: SearchParams,
+    route: Route,
+) -> Result<Request, ApiError> {
     let stages = match p.stages.as_deref() {
         Some(s) => parse_stages(s)?,
         None => Some(Stages::default()),
@@ -238,7 +257,7 @@ fn validate(st: &AppState, p: SearchParams, route: Route) -> Result<Request, Api
         },
         fusion: None,
     };
-    Ok(Request::new(query, options, &st.request_limits)?)
+    Ok(Request::new(query, options, limits)?)
 }
 
 /// Runs the request on the blocking pool within its deadline, or sheds it
