@@ -39,6 +39,9 @@ export LENS_MODEL_DIR="${LENS_MODEL_DIR:-$HOME/.cache/lens/models/all-minilm-l6-
 LENS_ORT_LIB="$(bash scripts/model/setup.sh)"
 export LENS_ORT_LIB
 export LENS_MODEL_PYTHON="$LENS_MODEL_VENV/bin/python"
+# The MCP SDK (PyPI `mcp`), a real client for scripts/mcp/test_clients.py.
+"$LENS_MODEL_PYTHON" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' 2>/dev/null \
+    || "$LENS_MODEL_PYTHON" -m pip install -q 'mcp==2.3.0'
 
 # The retrieval-evaluation scripts (validation/python: layout and scoring of batch output).
 PYTHONDONTWRITEBYTECODE=1 "$LENS_MODEL_PYTHON" -m unittest discover -q -s validation/python -p 'test_*.py'
@@ -50,5 +53,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# MCP through real clients: the Python SDK over stdio (`lens mcp`) and streamable HTTP (`/mcp`).
+PYTHONDONTWRITEBYTECODE=1 "$LENS_MODEL_PYTHON" scripts/mcp/test_clients.py "$CARGO_TARGET_DIR/debug/lens"
 # The runbook's canary procedures against a live server (the debug binary cargo test built).
 bash scripts/drill/canary.sh "$CARGO_TARGET_DIR/debug/lens"
