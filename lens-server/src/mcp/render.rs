@@ -220,18 +220,23 @@ pub fn search(query: &str, r: &Response, limit: usize, budget: usize) -> Answer 
         text.push_str(n);
         text.push('\n');
     }
-    let mut structured = serde_json::to_value(r).expect("a response serialises");
-    if let Some(results) = structured["results"].as_array_mut() {
-        results.truncate(shown);
-    }
+    // Only the hits shown are serialised, in `/search`'s fields and order.
+    let mut stats = r.stats.to_json();
     // The planner's explanation is for operators; it would crowd a model's context.
-    if let Some(stats) = structured["stats"].as_object_mut() {
+    if let Some(stats) = stats.as_object_mut() {
         stats.remove("ngram_lists");
         stats.remove("ngram_plan");
     }
-    structured["shown"] = json!(shown);
-    structured["returned"] = json!(returned);
-    structured["notes"] = json!(notes);
+    let structured = json!({
+        "next_cursor": r.next_cursor,
+        "release": r.release,
+        "results": &r.hits[..shown],
+        "stats": stats,
+        "timings": r.timings,
+        "shown": shown,
+        "returned": returned,
+        "notes": notes,
+    });
     Answer { text, structured }
 }
 
