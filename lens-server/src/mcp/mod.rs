@@ -295,3 +295,63 @@ fn log_error(tool: ToolName, e: &ApiError, trace_id: Option<&str>) {
         tracing::info!(target: "lens::mcp", tool = tool.as_str(), trace_id, code, "tool call refused");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::tools::KindArg;
+
+    fn find(name: &str, kind: Option<KindArg>) -> FindSymbolArgs {
+        FindSymbolArgs {
+            name: name.into(),
+            kind,
+            lang: None,
+            repo: None,
+            file: None,
+            limit: None,
+            max_bytes: None,
+        }
+    }
+
+    #[test]
+    fn find_symbol_reads_as_a_symbols_query() {
+        assert_eq!(symbol_query(&find("parse", None)).unwrap(), "sym:parse");
+        assert_eq!(symbol_query(&find(" sym:a::b ", None)).unwrap(), "sym:a::b");
+        assert_eq!(
+            symbol_query(&find("/^parse_/", Some(KindArg::Function))).unwrap(),
+            "sym:/^parse_/ kind:function"
+        );
+        for bad in ["", "sym:", "two words"] {
+            assert_eq!(
+                symbol_query(&find(bad, None)).unwrap_err().code,
+                ErrorCode::InvalidQuery
+            );
+        }
+    }
+
+    #[test]
+    fn budgets_are_bounded() {
+        assert_eq!(budget(None).unwrap(), DEFAULT_MAX_BYTES);
+        assert_eq!(budget(Some(MIN_MAX_BYTES)).unwrap(), MIN_MAX_BYTES);
+        assert!(budget(Some(MIN_MAX_BYTES - 1)).is_err());
+        assert!(budget(Some(MAX_MAX_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn every_tool_parses_its_name_and_rejects_unknown_arguments() {
+        for t in ToolName::ALL {
+            assert_eq!(ToolName::parse(t.as_str()), Some(t));
+            let tool = t.tool();
+            let schema = serde_json::Value::Object((*tool.input_schema).clone());
+            assert_eq!(schema["type"], "object", "{}", t.as_str());
+        }
+        assert_eq!(ToolName::parse("nope"), None);
+        let e = arguments::<SearchArgs>(
+            ToolName::Search,
+            serde_json::json!({"query": "x", "bogus": 1}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameters);
+        assert!(e.message.contains("bogus"), "{}", e.message);
+    }
+}

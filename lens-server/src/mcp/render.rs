@@ -477,3 +477,173 @@ pub fn error(e: &ApiError) -> Answer {
         structured: json!({ "error": error }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use lens_core::response::{Stats, Timings};
+    use lens_core::search::SearchStats;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn hit(path: &str, line: u64, text: &str) -> Hit {
+        Hit {
+            repo: Arc::from("r"),
+            path: Arc::from(path),
+            language: Arc::from("rust"),
+            line,
+            start: 0,
+            end: text.len().min(3),
+            abs_start: line * 100,
+            abs_end: line * 100 + 3,
+            snippet: Arc::from(text),
+            score: 1.0,
+            symbol: None,
+            definition: false,
+            signals: None,
+            definition_site: None,
+            context: Some(Box::new(lens_core::search::Context {
+                before: vec![format!("before {line}")],
+                after: vec![format!("after {line}")],
+            })),
+            doc: 0,
+        }
+    }
+
+    fn response(hits: Vec<Hit>, matches: usize, truncation: Option<Truncation>) -> Response {
+        let n = hits.len();
+        Response {
+            kind: ResultKind::Text,
+            hits,
+            stats: Stats {
+                stage: StageStats::Text(SearchStats {
+                    matches,
+                    files_matched: 3,
+                    results: n,
+                    truncation,
+                    ..SearchStats::default()
+                }),
+                offset: 0,
+                total_results: Some(n),
+            },
+            timings: Timings::default(),
+            next_cursor: None,
+            gate: None,
+            release: None,
+        }
+    }
+
+    fn hits(n: usize, width: usize) -> Vec<Hit> {
+        (0..n)
+            .map(|i| {
+                hit(
+                    &format!("f{}.rs", i % 3),
+                    10 * i as u64 + 5,
+                    &"x".repeat(width),
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// The text stays within its budget (the first result always shows),
+        /// the structured results are exactly the ones the text shows, in the
+        /// engine's order, and what was left out is counted.
+        #[test]
+        fn search_answers_fit_their_budget(n in 1usize..60, width in 1usize..200, budget in 256usize..20_000) {
+            let r = response(hits(n, width), n, None);
+            let a = search("q", &r, n, budget);
+            let shown = a.structured["shown"].as_u64().unwrap() as usize;
+            prop_assert!(shown >= 1 && shown <= n);
+            let notes: usize = a.structured["notes"].as_array().unwrap().iter()
+                .map(|v| v.as_str().unwrap().len() + 1).sum();
+            let body = a.text.len() - notes;
+            prop_assert!(shown == 1 || body <= budget, "{} > {budget}", body);
+            let results = a.structured["results"].as_array().unwrap();
+            prop_assert_eq!(results.len(), shown);
+            for (h, v) in r.hits.iter().zip(results) {
+                prop_assert_eq!(v["line"].as_u64().unwrap(), h.line);
+                prop_assert_eq!(v["path"].as_str().unwrap(), &*h.path);
+                let line = format!("{:>6}: {}", h.line, h.snippet);
+                prop_assert!(a.text.contains(&line), "{} not in {}", line, a.text);
+            }
+            if shown < n {
+                let said = format!("{} did not fit max_bytes={budget}", count(n - shown, "more result", "more results"));
+                prop_assert!(a.text.contains(&said), "{}", a.text);
+            } else {
+                prop_assert!(!a.text.contains("did not fit"));
+            }
+        }
+    }
+
+    #[test]
+    fn notes_say_how_to_go_on() {
+        let r = response(hits(5, 10), 40, Some(Truncation::ResultLimit));
+        let a = search("q", &r, 5, 100_000);
+        assert!(
+            a.text.contains("35 more matches beyond limit=5"),
+            "{}",
+            a.text
+        );
+        let mut r = response(hits(5, 10), 5, None);
+        r.next_cursor = Some("abc".into());
+        let a = search("q", &r, 5, 100_000);
+        assert!(a.text.contains("cursor=\"abc\""), "{}", a.text);
+        let r = response(hits(5, 10), 5, Some(Truncation::Deadline));
+        assert!(search("q", &r, 5, 100_000).text.contains("deadline"));
+        let r = response(vec![], 0, None);
+        assert!(search("q", &r, 5, 100_000).text.contains("No matches"));
+        // Hits of one file share its heading; a gap between their lines is marked.
+        let r = response(vec![hit("a.rs", 5, "one"), hit("a.rs", 50, "two")], 2, None);
+        let a = search("q", &r, 2, 100_000);
+        assert_eq!(a.text.matches("r/a.rs\n").count(), 1, "{}", a.text);
+        assert!(a.text.contains("    --\n"), "{}", a.text);
+    }
+
+    fn file(lines: usize) -> FileContent {
+        let content: String = (1..=lines).map(|i| format!("line {i}\n")).collect();
+        FileContent {
+            repo: "r".into(),
+            path: "a.rs".into(),
+            language: "rust".into(),
+            bytes: content.len(),
+            lines,
+            content,
+        }
+    }
+
+    #[test]
+    fn read_file_ranges_budgets_and_bad_ranges() {
+        let f = file(500);
+        let a = super::file(&f, Some(10), Some(12), 100_000).unwrap();
+        assert_eq!(a.structured["content"], "line 10\nline 11\nline 12\n");
+        assert!(a.text.contains("    10: line 10\n"), "{}", a.text);
+        assert!(a.text.contains("start_line=13"), "{}", a.text);
+        let a = super::file(&f, None, None, 100_000).unwrap();
+        assert_eq!(a.structured["end_line"], 200);
+        let a = super::file(&f, Some(1), Some(500), 300).unwrap();
+        let last = a.structured["end_line"].as_u64().unwrap();
+        assert!(last < 500 && last > 1, "{last}");
+        assert!(a.text.contains(&format!("start_line={}", last + 1)));
+        let a = super::file(&f, Some(490), Some(10_000), 100_000).unwrap();
+        assert_eq!(a.structured["end_line"], 500);
+        assert!(!a.text.contains("for more"));
+        for (s, e, code) in [
+            (Some(0), None, ErrorCode::InvalidPosition),
+            (Some(501), None, ErrorCode::InvalidPosition),
+            (Some(20), Some(10), ErrorCode::InvalidParameters),
+        ] {
+            assert_eq!(super::file(&f, s, e, 1000).unwrap_err().code, code);
+        }
+    }
+
+    #[test]
+    fn long_lines_are_clipped_on_a_char_boundary() {
+        let line = "é".repeat(1000);
+        let c = clip(&line);
+        assert_eq!(c.chars().count(), MAX_LINE_CHARS + 1);
+        assert!(c.ends_with('…'));
+    }
+}
