@@ -317,6 +317,65 @@ fn over_http_each_client_keeps_the_arm_its_bucket_gives() {
     );
 }
 
+/// MCP's `search` goes through the same release router: each client's calls
+/// land on the arm its bucket gives, and the kill switch sends them all to stable.
+#[test]
+fn mcp_calls_follow_the_canary_and_the_kill_switch() {
+    let s = Setup::new();
+    let server = s.serve_candidate_at_first_stage();
+    let meta = r#"{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}"#;
+    let body = format!(
+        r#"{{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {{"_meta": {meta}, "name": "search", "arguments": {{"query": "handler_1", "limit": 1}}}}}}"#
+    );
+    let mcp_arm = |client: &str| -> String {
+        let (status, reply) = http(
+            server.port,
+            "POST",
+            "/mcp",
+            &body,
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json, text/event-stream"),
+                ("MCP-Protocol-Version", "2026-07-28"),
+                ("Mcp-Method", "tools/call"),
+                ("Mcp-Name", "search"),
+                ("X-Client-Id", client),
+            ],
+        );
+        assert_eq!(status, 200, "{reply}");
+        let v = json(&reply);
+        assert_eq!(v["result"]["isError"], false, "{reply}");
+        let release = &v["result"]["structuredContent"]["release"];
+        let arm = release["arm"].as_str().unwrap().to_string();
+        let version = if arm == "candidate" { "1.1.0-rc.1" } else { "1.0.0" };
+        assert_eq!(release["version"], version, "{reply}");
+        arm
+    };
+    let mut candidates = 0;
+    // Few enough calls not to load the machine for the tests beside it.
+    for i in 0..150 {
+        let client = format!("agent-{i}");
+        let expected = lens_core::release::route(
+            lens_core::release::bucket("1.1.0-rc.1", &format!("client:{client}")),
+            5.0,
+        );
+        assert_eq!(mcp_arm(&client), expected.as_str(), "{client}");
+        candidates += usize::from(expected == lens_core::release::Arm::Candidate);
+    }
+    assert!(candidates > 0, "no client of 150 on the candidate at 5%");
+    let (status, reply) = http(
+        server.port,
+        "POST",
+        "/canary/killswitch",
+        "{\"reason\": \"mcp test\"}",
+        &[],
+    );
+    assert_eq!(status, 200, "{reply}");
+    for i in 0..150 {
+        assert_eq!(mcp_arm(&format!("agent-{i}")), "stable");
+    }
+}
+
 #[test]
 fn a_torn_state_file_sends_the_candidate_nothing_and_degrades_health() {
     let s = Setup::new();

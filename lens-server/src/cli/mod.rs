@@ -4,6 +4,7 @@ mod index;
 mod keys;
 mod mcp;
 mod release;
+mod rg_output;
 mod search;
 mod serve;
 mod signoff;

@@ -17,10 +17,12 @@ use lens_core::{
 };
 use serde::Deserialize;
 
+use super::rg_output::{FileOrder, Mode, Printer, Style, print_hits};
+
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The bundle to search.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "LENS_BUNDLE")]
     pub bundle: PathBuf,
     /// A query in the lens query language (omit when using -e).
     pub query: Option<String>,
@@ -39,10 +41,52 @@ pub struct SearchArgs {
     /// Include or (with !) exclude files by gitignore-style glob; repeatable.
     #[arg(short = 'g', long = "glob", value_name = "GLOB")]
     pub globs: Vec<String>,
-    /// Print one JSON document.
+    /// With a QUERY: one JSON document (as the HTTP API). With -e: ripgrep's JSON Lines.
     #[arg(long)]
     pub json: bool,
-    /// Maximum results in ranked mode.
+    /// Only the paths of files with a match (as rg -l).
+    #[arg(short = 'l', long)]
+    pub files_with_matches: bool,
+    /// Matching lines per file (as rg -c).
+    #[arg(short = 'c', long)]
+    pub count: bool,
+    /// Matches per file (as rg --count-matches).
+    #[arg(long)]
+    pub count_matches: bool,
+    /// Only the matched parts of lines, one per line (as rg -o).
+    #[arg(short = 'o', long)]
+    pub only_matching: bool,
+    /// Lines of context after each match.
+    #[arg(short = 'A', long, value_name = "NUM")]
+    pub after_context: Option<usize>,
+    /// Lines of context before each match.
+    #[arg(short = 'B', long, value_name = "NUM")]
+    pub before_context: Option<usize>,
+    /// Lines of context before and after each match.
+    #[arg(short = 'C', long, value_name = "NUM")]
+    pub context: Option<usize>,
+    /// Line numbers (the default on a terminal).
+    #[arg(short = 'n', long, overrides_with = "no_line_number")]
+    pub line_number: bool,
+    /// No line numbers.
+    #[arg(short = 'N', long)]
+    pub no_line_number: bool,
+    /// The 1-based byte column of the first match on each line (implies -n).
+    #[arg(long)]
+    pub column: bool,
+    /// The path on its own line above its matches (the default on a terminal).
+    #[arg(long, overrides_with = "no_heading")]
+    pub heading: bool,
+    /// The path on every line.
+    #[arg(long)]
+    pub no_heading: bool,
+    /// Colours as rg's defaults: `auto` on a terminal.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// `path:line:column:text` for every match, as editors read rg --vimgrep.
+    #[arg(long)]
+    pub vimgrep: bool,
+    /// Maximum results in ranked mode (the query language's default; -e returns every match).
     #[arg(long, default_value_t = lens_core::limits::DEFAULT_LIMIT)]
     pub limit: usize,
     /// Return every match (caps are reported, never silent).
@@ -61,6 +105,13 @@ pub struct SearchArgs {
     /// Embedding model directory (default: $LENS_MODEL_DIR, else ~/.cache/lens/models/all-minilm-l6-v2).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -157,11 +208,45 @@ fn request(a: &SearchArgs) -> anyhow::Result<Request> {
             globs: a.globs.clone(),
         }),
     };
+    // The grep form returns every match, as rg does; the query language ranks.
+    let exhaustive = a.exhaustive || matches!(query, QueryInput::Grep(_));
     Ok(Request::new(
         query,
-        options(a.limit, a.exhaustive, a.timeout_ms),
+        options(a.limit, exhaustive, a.timeout_ms),
         &cli_limits(),
     )?)
+}
+
+/// How the command line asks for lines to be printed (rg's flags and defaults).
+fn rg_style(a: &SearchArgs) -> anyhow::Result<Style> {
+    use std::io::IsTerminal;
+    let modes = [
+        (a.files_with_matches, Mode::FilesWithMatches),
+        (a.count, Mode::Count),
+        (a.count_matches, Mode::CountMatches),
+        (a.only_matching, Mode::OnlyMatching),
+        (a.vimgrep, Mode::Vimgrep),
+        (a.json && !a.patterns.is_empty(), Mode::Json),
+    ];
+    let chosen: Vec<Mode> = modes.iter().filter(|m| m.0).map(|m| m.1).collect();
+    if chosen.len() > 1 {
+        bail!("-l, -c, --count-matches, -o, --vimgrep and --json choose the output: give one");
+    }
+    let tty = std::io::stdout().is_terminal();
+    let context = a.context.unwrap_or(0);
+    Ok(Style {
+        mode: chosen.first().copied().unwrap_or(Mode::Lines),
+        line_numbers: !a.no_line_number && (a.line_number || a.column || tty),
+        column: a.column,
+        heading: !a.no_heading && (a.heading || tty),
+        color: match a.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => tty && std::env::var_os("NO_COLOR").is_none(),
+        },
+        before: a.before_context.unwrap_or(context),
+        after: a.after_context.unwrap_or(context),
+    })
 }
 
 pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
@@ -170,13 +255,30 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
         return run_batch(&engine, batch, &a);
     }
     let request = request(&a)?;
+    let style = rg_style(&a)?;
+    let grep_form = matches!(request.query, QueryInput::Grep(_));
     let engine = Engine::open(&a.bundle, Model::lazy(a.model.clone()))?;
+    let started = Instant::now();
     let response = engine.search(&request, &Deadline::after(request.timeout))?;
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
-    if a.json {
+    if a.json && !grep_form {
         serde_json::to_writer(&mut out, &response)?;
         writeln!(out)?;
+    } else if grep_form || response.kind == ResultKind::Text {
+        let order = if grep_form {
+            FileOrder::Path
+        } else {
+            FileOrder::Rank
+        };
+        let mut printer = Printer::new(&mut out, style);
+        print_hits(&engine, &response.hits, order, &mut printer)?;
+        printer.finish(started.elapsed(), engine.describe().manifest.counts.files as usize)?;
+        if let Some(t) = response.stats.truncation() {
+            if t != Truncation::EarlyTermination && t != Truncation::ResultLimit {
+                eprintln!("lens: results are partial: {}", summary(&response));
+            }
+        }
     } else {
         print_human(&mut out, &response)?;
     }
