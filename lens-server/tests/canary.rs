@@ -347,7 +347,11 @@ fn mcp_calls_follow_the_canary_and_the_kill_switch() {
         assert_eq!(v["result"]["isError"], false, "{reply}");
         let release = &v["result"]["structuredContent"]["release"];
         let arm = release["arm"].as_str().unwrap().to_string();
-        let version = if arm == "candidate" { "1.1.0-rc.1" } else { "1.0.0" };
+        let version = if arm == "candidate" {
+            "1.1.0-rc.1"
+        } else {
+            "1.0.0"
+        };
         assert_eq!(release["version"], version, "{reply}");
         arm
     };

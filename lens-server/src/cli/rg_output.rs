@@ -55,7 +55,7 @@ struct FileMatches<'a> {
 fn line_starts(content: &[u8]) -> Vec<usize> {
     let mut starts = vec![0];
     starts.extend(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
-    if starts.last() == Some(&content.len()) && content.len() > 0 {
+    if starts.last() == Some(&content.len()) && !content.is_empty() {
         starts.pop();
     }
     starts
@@ -128,7 +128,13 @@ impl<W: Write> Printer<W> {
     }
 
     /// `path:line:col:` (or its heading-mode tail) before a line's text.
-    fn prefix(&mut self, path: &str, line: u64, column: Option<usize>, sep: char) -> io::Result<()> {
+    fn prefix(
+        &mut self,
+        path: &str,
+        line: u64,
+        column: Option<usize>,
+        sep: char,
+    ) -> io::Result<()> {
         let mut p = String::new();
         if !self.style.heading {
             p.push_str(&self.paint(PATH, path));
@@ -260,7 +266,12 @@ impl<W: Write> Printer<W> {
 
     // rg's messages with its field order (`type` first, then `data` as its
     // structs declare them), written by hand: serde_json's maps sort keys.
-    fn json_file(&mut self, f: &FileMatches<'_>, matched_lines: usize, matches: usize) -> io::Result<()> {
+    fn json_file(
+        &mut self,
+        f: &FileMatches<'_>,
+        matched_lines: usize,
+        matches: usize,
+    ) -> io::Result<()> {
         let path = data(f.path.as_bytes());
         let printed_before = self.bytes_printed;
         self.emit(&format!(r#"{{"type":"begin","data":{{"path":{path}}}}}"#))?;

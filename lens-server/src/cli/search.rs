@@ -273,11 +273,16 @@ pub fn run(a: SearchArgs) -> anyhow::Result<ExitCode> {
         };
         let mut printer = Printer::new(&mut out, style);
         print_hits(&engine, &response.hits, order, &mut printer)?;
-        printer.finish(started.elapsed(), engine.describe().manifest.counts.files as usize)?;
-        if let Some(t) = response.stats.truncation() {
-            if t != Truncation::EarlyTermination && t != Truncation::ResultLimit {
-                eprintln!("lens: results are partial: {}", summary(&response));
-            }
+        printer.finish(
+            started.elapsed(),
+            engine.describe().manifest.counts.files as usize,
+        )?;
+        // A deadline or the match cap cut the answer: say so on stderr.
+        if let Some(t) = response.stats.truncation()
+            && t != Truncation::EarlyTermination
+            && t != Truncation::ResultLimit
+        {
+            eprintln!("lens: results are partial: {}", summary(&response));
         }
     } else {
         print_human(&mut out, &response)?;
