@@ -1059,6 +1059,11 @@ mod mcp {
         call(&f.state, "POST", "/mcp", key, Some(&body), &h).await
     }
 
+    /// A GET on the HTTP API with the search key.
+    async fn get(f: &Fixture, uri: &str) -> Reply {
+        call(&f.state, "GET", uri, Some("k-search"), None, &[]).await
+    }
+
     /// The `result` of a JSON-RPC reply.
     fn result(r: &Reply) -> serde_json::Value {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -1111,15 +1116,7 @@ mod mcp {
     #[tokio::test]
     async fn search_answers_as_the_http_route_does() {
         let f = fixture(Policy::Enforce, LimitsConfig::default());
-        let http = call(
-            &f.state,
-            "GET",
-            "/search?q=needle&limit=10",
-            Some("k-search"),
-            None,
-            &[],
-        )
-        .await;
+        let http = get(&f, "/search?q=needle&limit=10").await;
         assert_eq!(http.status, 200);
         let http = http.json();
         let r = call_tool(
@@ -1196,15 +1193,7 @@ mod mcp {
     #[tokio::test]
     async fn a_bad_call_is_a_tool_error_with_the_api_code() {
         let f = fixture(Policy::Enforce, LimitsConfig::default());
-        let http = call(
-            &f.state,
-            "GET",
-            "/search?q=%2Ffoo(%2F",
-            Some("k-search"),
-            None,
-            &[],
-        )
-        .await;
+        let http = get(&f, "/search?q=%2Ffoo(%2F").await;
         assert_eq!(http.status, 400);
         let r = call_tool(
             &f,
@@ -1328,15 +1317,7 @@ mod mcp {
         let f = fixture(Policy::Enforce, LimitsConfig::default());
         let q = "repo=proj&path=src/m3.rs&line=1&character=17";
         for (tool, route) in [("definition", "/definition"), ("references", "/references")] {
-            let http = call(
-                &f.state,
-                "GET",
-                &format!("{route}?{q}"),
-                Some("k-search"),
-                None,
-                &[],
-            )
-            .await;
+            let http = get(&f, &format!("{route}?{q}")).await;
             assert_eq!(http.status, 200);
             let http = http.json();
             let res = result(&call_tool(&f, Some("k-search"), tool,
@@ -1351,16 +1332,7 @@ mod mcp {
                 "{tool}: {http}"
             );
         }
-        let http = call(
-            &f.state,
-            "GET",
-            "/file?repo=proj&path=lib.py",
-            Some("k-search"),
-            None,
-            &[],
-        )
-        .await
-        .json();
+        let http = get(&f, "/file?repo=proj&path=lib.py").await.json();
         let res = result(
             &call_tool(
                 &f,

@@ -200,15 +200,14 @@ class Suite:
                 self.assertEqual(status, 400)
                 self.assertEqual(s["error"], http["error"])
                 self.assertIn("invalid_regex", text)
-                err, s, text = await call(c, "read_file", {"repo": "lens-core", "path": "no/such.rs"})
-                self.assertTrue(err)
-                self.assertEqual(s["error"]["code"], "not_found")
-                err, s, text = await call(c, "search", {"query": "x", "limit": 100000})
-                self.assertTrue(err)
-                self.assertEqual(s["error"]["code"], "invalid_limit")
-                err, s, text = await call(c, "definition", {"repo": "lens-core"})
-                self.assertTrue(err)
-                self.assertEqual(s["error"]["code"], "invalid_parameters")
+                for tool, args, code in [
+                    ("read_file", {"repo": "lens-core", "path": "no/such.rs"}, "not_found"),
+                    ("search", {"query": "x", "limit": 100000}, "invalid_limit"),
+                    ("definition", {"repo": "lens-core"}, "invalid_parameters"),
+                ]:
+                    err, s, text = await call(c, tool, args)
+                    self.assertTrue(err, (tool, args))
+                    self.assertEqual(s["error"]["code"], code, text)
                 # Still usable.
                 err, s, text = await call(c, "search", {"query": "parse_stages"})
                 self.assertFalse(err, text)

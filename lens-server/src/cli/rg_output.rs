@@ -219,12 +219,9 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
-    fn lines(&mut self, f: &FileMatches<'_>) -> io::Result<()> {
-        let starts = line_starts(f.content);
-        let total = starts.len() as u64;
-        let context = self.style.before > 0 || self.style.after > 0;
-        // The lines to print: matches and their context, merged.
-        let mut shown: BTreeMap<u64, bool> = BTreeMap::new();
+    /// The lines to print: matches (`true`) and their context, merged.
+    fn shown_lines(&self, f: &FileMatches<'_>, total: u64) -> BTreeMap<u64, bool> {
+        let mut shown = BTreeMap::new();
         for &line in f.lines.keys() {
             let from = line.saturating_sub(self.style.before as u64).max(1);
             let to = (line + self.style.after as u64).min(total);
@@ -233,6 +230,14 @@ impl<W: Write> Printer<W> {
             }
             shown.insert(line, true);
         }
+        shown
+    }
+
+    fn lines(&mut self, f: &FileMatches<'_>) -> io::Result<()> {
+        let starts = line_starts(f.content);
+        let total = starts.len() as u64;
+        let context = self.style.before > 0 || self.style.after > 0;
+        let shown = self.shown_lines(f, total);
         let first_file = !self.printed_any;
         // rg separates context groups with `--`, across files too (not in heading mode's first group).
         if context && !first_file && !self.style.heading {
@@ -277,15 +282,7 @@ impl<W: Write> Printer<W> {
         self.emit(&format!(r#"{{"type":"begin","data":{{"path":{path}}}}}"#))?;
         let starts = line_starts(f.content);
         let total = starts.len() as u64;
-        let mut shown: BTreeMap<u64, bool> = BTreeMap::new();
-        for &line in f.lines.keys() {
-            let from = line.saturating_sub(self.style.before as u64).max(1);
-            let to = (line + self.style.after as u64).min(total);
-            for l in from..=to {
-                shown.entry(l).or_insert(false);
-            }
-            shown.insert(line, true);
-        }
+        let shown = self.shown_lines(f, total);
         for (&line, &is_match) in &shown {
             let i = (line - 1) as usize;
             let start = starts[i];

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{Tool, ToolAnnotations};
 use rmcp::schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The text budget of a result unless the call gives `max_bytes`.
 pub const DEFAULT_MAX_BYTES: usize = 6_000;
@@ -74,7 +74,7 @@ pub struct FindSymbolArgs {
 }
 
 /// A kind of definition.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum KindArg {
@@ -95,22 +95,11 @@ pub enum KindArg {
 }
 
 impl KindArg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KindArg::Function => "function",
-            KindArg::Method => "method",
-            KindArg::Class => "class",
-            KindArg::Struct => "struct",
-            KindArg::Union => "union",
-            KindArg::Enum => "enum",
-            KindArg::Interface => "interface",
-            KindArg::Trait => "trait",
-            KindArg::Type => "type",
-            KindArg::Constant => "constant",
-            KindArg::Variable => "variable",
-            KindArg::Macro => "macro",
-            KindArg::Module => "module",
-            KindArg::Field => "field",
+    /// The name `kind:` takes (serde's lower-case name of the variant).
+    pub fn as_str(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => unreachable!("a unit variant serialises as its name"),
         }
     }
 }
@@ -272,4 +261,25 @@ impl ToolName {
 /// Every tool, in the order `tools/list` gives them.
 pub fn all() -> Vec<Tool> {
     ToolName::ALL.into_iter().map(ToolName::tool).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `kind` takes exactly the kinds the query language knows.
+    #[test]
+    fn kinds_are_the_symbol_kinds() {
+        for k in lens_core::symbols::SymbolKind::ALL {
+            let arg: KindArg = serde_json::from_value(serde_json::json!(k.as_str())).unwrap();
+            assert_eq!(arg.as_str(), k.as_str());
+        }
+        let schema = serde_json::Value::Object((*schema_for_type::<FindSymbolArgs>()).clone());
+        let text = schema.to_string();
+        let listed = lens_core::symbols::SymbolKind::ALL
+            .iter()
+            .filter(|k| text.contains(&format!("\"{}\"", k.as_str())))
+            .count();
+        assert_eq!(listed, lens_core::symbols::SymbolKind::ALL.len(), "{text}");
+    }
 }
