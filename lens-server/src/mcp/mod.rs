@@ -211,8 +211,20 @@ fn symbol_query(a: &FindSymbolArgs) -> Result<String, ApiError> {
             "find_symbol: name must be one name, qualified name or /regex/ without spaces",
         ));
     }
-    Ok(match a.kind {
-        Some(k) => format!("sym:{name} kind:{}", k.as_str()),
+    Ok(match a.kind.as_deref() {
+        Some(k) => match lens_core::symbols::SymbolKind::parse(k) {
+            Some(kind) => format!("sym:{name} kind:{kind}"),
+            None => {
+                let kinds: Vec<&str> = lens_core::symbols::SymbolKind::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect();
+                return Err(ApiError::new(
+                    ErrorCode::InvalidParameters,
+                    format!("find_symbol: kind {k:?} is not one of {}", kinds.join(", ")),
+                ));
+            }
+        },
         None => format!("sym:{name}"),
     })
 }
@@ -299,12 +311,11 @@ fn log_error(tool: ToolName, e: &ApiError, trace_id: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::tools::KindArg;
 
-    fn find(name: &str, kind: Option<KindArg>) -> FindSymbolArgs {
+    fn find(name: &str, kind: Option<&str>) -> FindSymbolArgs {
         FindSymbolArgs {
             name: name.into(),
-            kind,
+            kind: kind.map(str::to_string),
             lang: None,
             repo: None,
             file: None,
@@ -318,8 +329,12 @@ mod tests {
         assert_eq!(symbol_query(&find("parse", None)).unwrap(), "sym:parse");
         assert_eq!(symbol_query(&find(" sym:a::b ", None)).unwrap(), "sym:a::b");
         assert_eq!(
-            symbol_query(&find("/^parse_/", Some(KindArg::Function))).unwrap(),
+            symbol_query(&find("/^parse_/", Some("function"))).unwrap(),
             "sym:/^parse_/ kind:function"
+        );
+        assert_eq!(
+            symbol_query(&find("x", Some("gizmo"))).unwrap_err().code,
+            ErrorCode::InvalidParameters
         );
         for bad in ["", "sym:", "two words"] {
             assert_eq!(

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{Tool, ToolAnnotations};
-use rmcp::schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use rmcp::schemars::{self, JsonSchema};
+use serde::Deserialize;
 
 /// The text budget of a result unless the call gives `max_bytes`.
 pub const DEFAULT_MAX_BYTES: usize = 6_000;
@@ -60,7 +60,8 @@ pub struct FindSymbolArgs {
     /// A definition's name (`parse_query`), qualified (`Engine::open`, `http.Server`), or a regex (`/^parse_/`).
     pub name: String,
     /// Only definitions of this kind.
-    pub kind: Option<KindArg>,
+    #[schemars(schema_with = "kind_schema")]
+    pub kind: Option<String>,
     /// Only files of this language.
     pub lang: Option<String>,
     /// Only repositories whose name matches this regex.
@@ -73,35 +74,17 @@ pub struct FindSymbolArgs {
     pub max_bytes: Option<usize>,
 }
 
-/// A kind of definition.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
-#[schemars(crate = "rmcp::schemars")]
-#[serde(rename_all = "lowercase")]
-pub enum KindArg {
-    Function,
-    Method,
-    Class,
-    Struct,
-    Union,
-    Enum,
-    Interface,
-    Trait,
-    Type,
-    Constant,
-    Variable,
-    Macro,
-    Module,
-    Field,
-}
-
-impl KindArg {
-    /// The name `kind:` takes (serde's lower-case name of the variant).
-    pub fn as_str(self) -> String {
-        match serde_json::to_value(self) {
-            Ok(serde_json::Value::String(s)) => s,
-            _ => unreachable!("a unit variant serialises as its name"),
-        }
-    }
+/// `kind`'s schema: a string, one of the kinds the query language knows.
+fn kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let kinds: Vec<&str> = lens_core::symbols::SymbolKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    schemars::json_schema!({
+        "type": "string",
+        "enum": kinds,
+        "description": "Only definitions of this kind.",
+    })
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -267,19 +250,15 @@ pub fn all() -> Vec<Tool> {
 mod tests {
     use super::*;
 
-    /// `kind` takes exactly the kinds the query language knows.
+    /// `kind`'s schema lists exactly the kinds the query language knows.
     #[test]
     fn kinds_are_the_symbol_kinds() {
-        for k in lens_core::symbols::SymbolKind::ALL {
-            let arg: KindArg = serde_json::from_value(serde_json::json!(k.as_str())).unwrap();
-            assert_eq!(arg.as_str(), k.as_str());
-        }
         let schema = serde_json::Value::Object((*schema_for_type::<FindSymbolArgs>()).clone());
-        let text = schema.to_string();
-        let listed = lens_core::symbols::SymbolKind::ALL
+        let listed = &schema["properties"]["kind"]["enum"];
+        let kinds: Vec<&str> = lens_core::symbols::SymbolKind::ALL
             .iter()
-            .filter(|k| text.contains(&format!("\"{}\"", k.as_str())))
-            .count();
-        assert_eq!(listed, lens_core::symbols::SymbolKind::ALL.len(), "{text}");
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(listed, &serde_json::json!(kinds), "{schema}");
     }
 }
