@@ -1,5 +1,6 @@
 //! The HTTP service, driven in-process through the router over a real bundle.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -791,7 +792,22 @@ mod openapi {
         )
         .await
         .json();
-        assert_eq!(keys(&v), props(&s, "SearchResponse"));
+        // `files` comes with group=file only.
+        let mut ungrouped = props(&s, "SearchResponse");
+        assert!(ungrouped.remove("files"));
+        assert_eq!(keys(&v), ungrouped);
+        let g = call(
+            &f.state,
+            "GET",
+            "/search?q=needle&group=file&limit=3",
+            Some("k-both"),
+            None,
+            &[],
+        )
+        .await
+        .json();
+        assert_eq!(keys(&g), props(&s, "SearchResponse"));
+        assert_eq!(keys(&g["files"][0]), props(&s, "FileGroup"));
         assert_eq!(keys(&v["stats"]), props(&s, "SearchStats"));
         assert_eq!(keys(&v["timings"]), props(&s, "Timings"));
         assert_eq!(keys(&v["results"][0]), props(&s, "Hit"));
@@ -1020,6 +1036,153 @@ async fn every_dashboard_path_the_runbook_reads_is_non_null() {
         }
         assert!(!v.is_null(), "{p} is null in {d}");
     }
+}
+
+/// `group=file` against the ungrouped answer and the files themselves: every
+/// chunk's lines are the file's, every chunk match is one of the file's hits,
+/// a file's chunks shown and counted hold all its hits, and chunks are ranked
+/// by distinct terms.
+#[tokio::test]
+async fn grouped_results_are_the_hits_in_ranked_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("g");
+    let mut big = String::new();
+    for i in 0..60 {
+        // Chunks of one term, of two, and lines between them.
+        match i % 12 {
+            0 => big.push_str("alpha here\n"),
+            5 => big.push_str("alpha and omega\n"),
+            9 => big.push_str("omega only\n"),
+            _ => big.push_str(&format!("filler {i}\n")),
+        }
+    }
+    write(&src, "big.txt", big.as_bytes());
+    write(&src, "small.txt", b"omega\nalpha\n");
+    let bundle = dir.path().join("bundle");
+    index(&[&src], &bundle, &[]);
+    let state = AppState::new(
+        &bundle,
+        Config::default(),
+        Policy::Permissive,
+        &dir.path().join("audit.jsonl"),
+        SemanticService::disabled("not under test"),
+    )
+    .unwrap();
+    for (q, context) in [
+        ("alpha or omega", 1),
+        ("alpha", 0),
+        ("/o.e/", 2),
+        ("omega or filler", 1),
+    ] {
+        let enc = q.replace(' ', "+").replace('/', "%2F");
+        let uri = format!("/search?q={enc}&exhaustive=true&limit=1000&context={context}");
+        let plain = call(&state, "GET", &uri, None, None, &[]).await.json();
+        let grouped = call(&state, "GET", &format!("{uri}&group=file"), None, None, &[]).await;
+        assert_eq!(grouped.status, 200);
+        let grouped = grouped.json();
+        assert_eq!(grouped["results"], plain["results"], "{q}");
+        let hits = plain["results"].as_array().unwrap();
+        let files = grouped["files"].as_array().unwrap();
+        let mut order: Vec<&str> = Vec::new();
+        for h in hits {
+            let p = h["path"].as_str().unwrap();
+            if !order.contains(&p) {
+                order.push(p);
+            }
+        }
+        let grouped_order: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+        assert_eq!(grouped_order, order, "{q}");
+        for f in files {
+            let path = f["path"].as_str().unwrap();
+            let file_hits: BTreeSet<(u64, u64)> = hits
+                .iter()
+                .filter(|h| h["path"] == path)
+                .map(|h| {
+                    (
+                        h["abs_start"].as_u64().unwrap(),
+                        h["abs_end"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                f["matches"].as_u64().unwrap() as usize,
+                file_hits.len(),
+                "{q} {path}"
+            );
+            let content = std::fs::read_to_string(src.join(path)).unwrap();
+            let lines: Vec<&str> = content.lines().collect();
+            let chunks = f["chunks"].as_array().unwrap();
+            assert!(chunks.len() <= 3);
+            let mut seen = BTreeSet::new();
+            let mut last_terms = u64::MAX;
+            for c in chunks {
+                let start = c["start_line"].as_u64().unwrap() as usize;
+                let shown: Vec<&str> = c["lines"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    shown,
+                    lines[start - 1..start - 1 + shown.len()],
+                    "{q} {path}"
+                );
+                for m in c["matches"].as_array().unwrap() {
+                    let key = (
+                        m["abs_start"].as_u64().unwrap(),
+                        m["abs_end"].as_u64().unwrap(),
+                    );
+                    assert!(file_hits.contains(&key), "{q} {path}: {m} is no hit");
+                    assert!(seen.insert(key), "{q} {path}: {m} in two chunks");
+                    let line = m["line"].as_u64().unwrap() as usize;
+                    assert!(
+                        line >= start && line < start + shown.len(),
+                        "{q} {path}: {m}"
+                    );
+                    // Context around the match is inside the chunk.
+                    assert!(
+                        line.saturating_sub(context).max(1) >= start,
+                        "{q} {path}: {m}"
+                    );
+                }
+                let terms = c["terms"].as_u64().unwrap();
+                assert!(
+                    terms <= last_terms,
+                    "{q} {path}: chunks not ranked by terms"
+                );
+                last_terms = terms;
+            }
+            if f["more_chunks"] == 0 {
+                assert_eq!(seen, file_hits, "{q} {path}: hits missing from the chunks");
+            } else {
+                assert!(seen.len() < file_hits.len(), "{q} {path}");
+            }
+        }
+    }
+    // In big.txt the chunks with both terms come first.
+    let g = call(
+        &state,
+        "GET",
+        "/search?q=alpha+or+omega&exhaustive=true&limit=1000&context=0&group=file",
+        None,
+        None,
+        &[],
+    )
+    .await
+    .json();
+    let big = g["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "big.txt")
+        .unwrap();
+    assert_eq!(big["chunks"][0]["terms"], 2, "{big}");
+    assert_eq!(big["chunks"][0]["lines"][0], "alpha and omega");
+    assert!(big["more_chunks"].as_u64().unwrap() > 0, "{big}");
+    let bad = call(&state, "GET", "/search?q=alpha&group=repo", None, None, &[]).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["error"]["code"], "invalid_parameters");
 }
 
 /// `/mcp` in-process: the same admission layer (keys, scopes, rate limits,

@@ -3,6 +3,7 @@
 //! their stats. `json.rs` is the one place they are serialised, for the CLI's
 //! `--json` and `--batch` and for HTTP alike.
 
+pub mod group;
 mod json;
 
 use serde::Serialize;

@@ -79,6 +79,7 @@ impl LensMcp {
                     repo: a.repo,
                     file: a.file,
                     stages: None,
+                    group: None,
                 };
                 let r = self.backend.search(who, params, Route::Search).await?;
                 Ok(render::search(&a.query, &r, limit, budget))

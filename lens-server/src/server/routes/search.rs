@@ -43,7 +43,12 @@ pub struct SearchParams {
     pub file: Option<String>,
     /// Stages for natural-language queries: `abc` (default), `ab`, `a`, or `exact`.
     pub stages: Option<String>,
+    /// `file`: the results also grouped by file, in chunks of nearby lines (`files`).
+    pub group: Option<String>,
 }
+
+/// Chunks shown per file of a grouped answer (the rest are counted).
+const CHUNKS_PER_FILE: usize = 3;
 
 /// Which route asked: `/symbols` reads bare terms as definition names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +95,35 @@ async fn run(
     p: SearchParams,
     route: Route,
 ) -> Result<Response, ApiError> {
-    let response = run_request(&st, &who, p, route).await?;
-    let mut http = Json(&response).into_response();
+    let group = match p.group.as_deref() {
+        None => false,
+        Some("file") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameters,
+                format!("group must be \"file\", not {other:?}"),
+            ));
+        }
+    };
+    let context = p.context.unwrap_or(DEFAULT_CONTEXT_LINES);
+    let (response, engine) = run_on_arm(&st, &who, p, route).await?;
+    let mut http = if group {
+        let hits = response.hits.clone();
+        let files = blocking(move || {
+            Ok(lens_core::response::group::group_by_file(
+                engine.reader(),
+                &hits,
+                context,
+                CHUNKS_PER_FILE,
+            ))
+        })
+        .await?;
+        let mut body = serde_json::to_value(&response).expect("a response serialises");
+        body["files"] = serde_json::to_value(files).expect("groups serialise");
+        Json(body).into_response()
+    } else {
+        Json(&response).into_response()
+    };
     if let Some(tag) = &response.release {
         tag_arm(&mut http, tag.arm, &tag.version);
     }
@@ -107,6 +139,16 @@ pub(crate) async fn run_request(
     p: SearchParams,
     route: Route,
 ) -> Result<lens_core::Response, ApiError> {
+    Ok(run_on_arm(st, who, p, route).await?.0)
+}
+
+/// [`run_request`], with the engine of the release that answered.
+async fn run_on_arm(
+    st: &Arc<AppState>,
+    who: &Identity,
+    p: SearchParams,
+    route: Route,
+) -> Result<(lens_core::Response, Arc<Engine>), ApiError> {
     let logged =
         (st.releases.is_some() && p.cursor.is_none()).then(|| validation::nightly::LoggedQuery {
             route: match route {
@@ -139,7 +181,7 @@ pub(crate) async fn run_request(
         arm: arm.arm.as_str(),
     });
     record(st, &response);
-    Ok(response)
+    Ok((response, arm.engine))
 }
 
 /// The release that answers a request.
