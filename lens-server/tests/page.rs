@@ -204,6 +204,25 @@ fn page_searches_highlights_and_opens_files_from_the_keyboard() {
         let text = http(wd, "GET", &s(&format!("/element/{id}/text")), None);
         assert_eq!(text["value"], "greeting");
     }
+    // Grouped by file: one card per file, its path once, its match count.
+    let cards = find_all("#results .hit");
+    assert_eq!(cards.len(), 2, "one card per file: {cards:?}");
+    let headings: Vec<String> = find_all("#results .hit .loc")
+        .iter()
+        .map(|e| {
+            let id = e[ELEMENT].as_str().unwrap();
+            http(wd, "GET", &s(&format!("/element/{id}/text")), None)["value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let app: Vec<&String> = headings
+        .iter()
+        .filter(|h| h.contains("src/app.rs"))
+        .collect();
+    assert_eq!(app.len(), 1, "{headings:?}");
+    assert!(app[0].contains("2 matches"), "{headings:?}");
     // Keyboard: ArrowDown selects the first result, Enter opens the file view.
     let keys = json!({"actions": [{"type": "key", "id": "kb", "actions": [
         {"type": "keyDown", "value": "\u{E015}"}, {"type": "keyUp", "value": "\u{E015}"},

@@ -1,7 +1,8 @@
 //! Results grouped by file (`group=file`): per file its match count and its
 //! matches gathered into chunks of nearby lines (Sourcegraph's "chunk
 //! matches"), the chunks that match more of the query's distinct terms, or
-//! its rarest one, first; and how many chunks were left out.
+//! its rarest one, or hold a definition, first; and how many chunks were
+//! left out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -139,7 +140,7 @@ fn chunks_of(
             _ => runs.push(vec![line]),
         }
     }
-    let mut ranked: Vec<(usize, bool, Chunk)> = runs
+    let mut ranked: Vec<(usize, bool, bool, Chunk)> = runs
         .into_iter()
         .map(|run| {
             let start_line = run[0].saturating_sub(context).max(1);
@@ -147,9 +148,11 @@ fn chunks_of(
             let end_line = (last + context).min(total_lines.max(last));
             let mut terms: BTreeSet<&[u8]> = BTreeSet::new();
             let mut matches = Vec::new();
+            let mut definition = false;
             for l in &run {
                 for (h, term) in &lines[l] {
                     terms.insert(term);
+                    definition |= h.definition;
                     matches.push(ChunkMatch {
                         line: h.line,
                         start: h.start,
@@ -169,16 +172,17 @@ fn chunks_of(
                 matches,
                 terms: terms.len(),
             };
-            (chunk.terms, has_rarest, chunk)
+            (chunk.terms, has_rarest, definition, chunk)
         })
         .collect();
-    // More distinct terms first, then the rarest term, then position.
+    // More distinct terms first, then the rarest term, then a definition, then position.
     ranked.sort_by(|a, b| {
         b.0.cmp(&a.0)
             .then(b.1.cmp(&a.1))
-            .then(a.2.start_line.cmp(&b.2.start_line))
+            .then(b.2.cmp(&a.2))
+            .then(a.3.start_line.cmp(&b.3.start_line))
     });
-    ranked.into_iter().map(|(_, _, c)| c).collect()
+    ranked.into_iter().map(|(_, _, _, c)| c).collect()
 }
 
 /// Byte offset of each line's start (line 1 at index 0).
