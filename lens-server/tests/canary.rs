@@ -281,6 +281,7 @@ fn the_cli_and_the_server_changing_the_state_at_once_lose_nothing() {
 
 #[test]
 fn over_http_each_client_keeps_the_arm_its_bucket_gives() {
+    let _quiet = crate::common::quiet_machine();
     let s = Setup::new();
     let server = s.serve_candidate_at_first_stage();
     let mut candidates = 0;
@@ -321,6 +322,7 @@ fn over_http_each_client_keeps_the_arm_its_bucket_gives() {
 /// land on the arm its bucket gives, and the kill switch sends them all to stable.
 #[test]
 fn mcp_calls_follow_the_canary_and_the_kill_switch() {
+    let _quiet = crate::common::quiet_machine();
     let s = Setup::new();
     let server = s.serve_candidate_at_first_stage();
     let meta = r#"{"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}"#;
@@ -667,6 +669,7 @@ fn answering_release(port: u16) -> String {
 
 #[test]
 fn three_forced_nights_sign_off_and_the_cli_promotes_and_rolls_back() {
+    let _quiet = crate::common::quiet_machine();
     let s = Setup::new();
     let port = free_port();
     let config = night_config(&s, port, true);
@@ -826,6 +829,7 @@ fn forced_nights_need_drills_enabled() {
 
 #[test]
 fn kill_9_during_nights_leaves_whole_records() {
+    let _quiet = crate::common::quiet_machine();
     let s = Setup::new();
     let port = free_port();
     let config = night_config(&s, port, false);
@@ -895,6 +899,7 @@ fn kill_9_during_nights_leaves_whole_records() {
 
 #[test]
 fn the_scheduler_runs_a_due_night_on_the_candidate() {
+    let _quiet = crate::common::quiet_machine();
     let s = Setup::new();
     let port = free_port();
     let config = night_config(&s, port, false);
