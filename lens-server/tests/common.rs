@@ -95,11 +95,3 @@ pub async fn get(st: &Arc<AppState>, uri: &str) -> serde_json::Value {
     );
     serde_json::from_slice(&body).unwrap()
 }
-
-/// Held by tests whose gates measure latency (nights) and by the tests that
-/// load both cores (thousands of requests, hundreds of processes), so that
-/// one does not time the other's load: the gates' thresholds stay as they are.
-pub fn quiet_machine() -> std::sync::MutexGuard<'static, ()> {
-    static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    QUIET.lock().unwrap_or_else(|e| e.into_inner())
-}

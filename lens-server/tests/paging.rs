@@ -35,7 +35,6 @@ fn request(text: &str, paged: bool, limit: usize, cursor: Option<String>) -> Req
 
 #[test]
 fn cursor_pages_of_100000_matches_equal_the_unpaged_search() {
-    let _quiet = crate::common::quiet_machine();
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("proj");
     // 240 files × 450 lines × one match, and a file that defines `needle`

@@ -133,13 +133,11 @@ fn compare_tree(root: &Path) {
 
 #[test]
 fn equals_ripgrep_on_regex_syntax_sources() {
-    let _quiet = crate::common::quiet_machine();
     compare_tree(&registry_crate("regex-syntax-0.8"));
 }
 
 #[test]
 fn equals_ripgrep_on_tantivy_sources() {
-    let _quiet = crate::common::quiet_machine();
     compare_tree(&registry_crate("tantivy-0.27"));
 }
 
@@ -148,7 +146,6 @@ fn equals_ripgrep_on_tantivy_sources() {
 /// names paths from its root, as rg does run there).
 #[test]
 fn prints_as_ripgrep_for_every_output_flag() {
-    let _quiet = crate::common::quiet_machine();
     let root = registry_crate("regex-syntax-0.8");
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");

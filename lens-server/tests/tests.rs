@@ -1,6 +1,9 @@
-//! Integration tests of the `lens` binary, in one test binary.
+//! Integration tests of the `lens` binary (the nights have their own
+//! binary, tests/nights.rs).
 
 mod common;
+// A small tree, its bundle, a release store, a server, HTTP by hand.
+mod release_harness;
 
 // Exactness against ripgrep on real source trees.
 mod rg_differential;
@@ -16,7 +19,7 @@ mod http;
 mod page;
 // dashboards/ against the exported metrics, and promtool.
 mod dashboards;
-// Releases against real processes: kill -9, CLI and server at once, routing.
+// Releases against real processes: kill -9, CLI and server at once, routing, alerts.
 mod canary;
 // Exhaustive paging through cursors at the Searcher seam.
 mod paging;
