@@ -513,3 +513,85 @@ async fn symbol_routes_and_fallback_navigation() {
     }
     assert!(b["pattern_compile_time_ms"].as_f64().unwrap() > 0.0);
 }
+
+/// Names as each language writes them: Go and Java packages are scopes, a Go
+/// method answers `kind:function` (a function with a receiver), and the
+/// definitions of `var (...)` blocks are found.
+#[tokio::test]
+async fn qualified_names_as_each_language_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write(&src, "net/http/server.go", b"package http\n\nfunc ListenAndServe(addr string) error { return nil }\n\ntype Server struct{ Addr string }\n\nfunc (s *Server) ListenAndServe() error { return nil }\n");
+    write(&src, "bufio/scan.go", b"package bufio\n\ntype Scanner struct{}\n\nfunc (s *Scanner) Scan() bool { return false }\n\nvar (\n\tErrTooLong = 1\n\tErrNegativeAdvance, ErrAdvanceTooFar = 2, 3\n)\n");
+    write(&src, "other/scan.go", b"package other\n\nfunc Scan() {}\n");
+    write(
+        &src,
+        "java/util/List.java",
+        b"package java.util;\n\npublic interface List<E> {\n    boolean add(E e);\n}\n",
+    );
+    let bundle = dir.path().join("b");
+    index(&[&src], &bundle, &[]);
+    let st = state(&bundle, dir.path());
+    let names = |v: &serde_json::Value| -> Vec<(String, String, u64)> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["path"].as_str().unwrap().to_string(),
+                    h["kind"].as_str().unwrap().to_string(),
+                    h["line"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let found = |v: serde_json::Value| names(&v);
+    // Package-qualified: the function, not the method of the same name.
+    let v = found(get(&st, "/search?q=sym:http.ListenAndServe").await);
+    assert_eq!(
+        v,
+        [("net/http/server.go".into(), "function".into(), 3)],
+        "{v:?}"
+    );
+    // Package, receiver type, method.
+    let v = found(get(&st, "/search?q=sym:http.Server.ListenAndServe").await);
+    assert_eq!(
+        v,
+        [("net/http/server.go".into(), "method".into(), 7)],
+        "{v:?}"
+    );
+    let v = found(get(&st, "/search?q=sym:bufio.Scanner.Scan").await);
+    assert_eq!(v, [("bufio/scan.go".into(), "method".into(), 5)], "{v:?}");
+    let v = found(get(&st, "/search?q=sym:Scanner.Scan").await);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(found(get(&st, "/search?q=sym:other.Scanner.Scan").await).is_empty());
+    // kind:function finds Go's methods and functions; kind:method the methods only.
+    let v = found(get(&st, "/search?q=sym:Scan+kind:function").await);
+    assert_eq!(v.len(), 2, "{v:?}");
+    let v = found(get(&st, "/search?q=sym:Scan+kind:method").await);
+    assert_eq!(v, [("bufio/scan.go".into(), "method".into(), 5)], "{v:?}");
+    // `var (...)` blocks, several names to a line.
+    for (name, line) in [
+        ("ErrTooLong", 8),
+        ("ErrNegativeAdvance", 9),
+        ("ErrAdvanceTooFar", 9),
+    ] {
+        let v = found(get(&st, &format!("/search?q=sym:bufio.{name}")).await);
+        assert_eq!(
+            v,
+            [("bufio/scan.go".into(), "variable".into(), line)],
+            "{name}: {v:?}"
+        );
+    }
+    // Java: the package is a scope, whole or in part.
+    for q in [
+        "sym:java.util.List",
+        "sym:util.List",
+        "sym:List.add",
+        "sym:java.util.List.add",
+    ] {
+        let v = found(get(&st, &format!("/search?q={q}")).await);
+        assert_eq!(v.len(), 1, "{q}: {v:?}");
+    }
+}

@@ -22,6 +22,10 @@ pub struct CtagsTag {
     pub kind: String,
     #[serde(default)]
     pub language: String,
+    /// The enclosing scope as ctags writes it (`--fields=+s`: `bytes.Buffer`,
+    /// `ns::Widget`), when there is one.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// The lens kind family of a ctags kind, for the major kinds only
@@ -30,6 +34,12 @@ pub struct CtagsTag {
 pub fn major_kind(language: &str, kind: &str) -> Option<&'static str> {
     Some(match kind {
         "function" | "generator" => "function",
+        // Go's ctags calls functions and methods `func`, type definitions
+        // `type` (besides `struct` and `interface`) and aliases `talias`.
+        "func" if language == "Go" => "function",
+        "type" | "talias" if language == "Go" => "type",
+        // Java annotation types are interfaces (`@interface`).
+        "annotation" if language == "Java" => "interface",
         "method" => "method",
         // Python's ctags calls methods members; elsewhere members are fields.
         "member" if language == "Python" => "method",
@@ -143,6 +153,59 @@ pub struct Report {
     pub misses: Vec<Miss>,
     /// ctags tags in files the bundle does not hold (skipped by lens), left out.
     pub tags_outside_bundle: usize,
+    /// Qualified queries (`sym:SCOPE.NAME`, `sym:Scope::name`) made from ctags'
+    /// scopes of the sampled names' definitions, one per distinct qualified name.
+    pub qualified_queries: usize,
+    /// Mean over them of |its ctags definitions in lens's top 10| / min(|…|, 10).
+    pub qualified_recall_at_10: f64,
+    /// The same by ctags language.
+    pub qualified_by_language: BTreeMap<String, (usize, f64)>,
+    /// Up to ten qualified queries that missed a definition.
+    pub qualified_examples: Vec<QualifiedMiss>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QualifiedMiss {
+    pub query: String,
+    pub path: String,
+    pub line: u64,
+    pub language: String,
+}
+
+/// The query a user of the tag's language types for its qualified name, when
+/// ctags gives it a scope made of names (not one it invents, like Go's `p._`).
+pub fn qualified_query(t: &CtagsTag) -> Option<String> {
+    let scope = t.scope.as_deref()?;
+    let sep = if scope.contains("::") { "::" } else { "." };
+    let named = !scope.is_empty()
+        && scope.split(sep).all(|seg| {
+            !seg.is_empty()
+                && seg != "_"
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        });
+    named.then(|| format!("sym:{scope}{sep}{}", t.name))
+}
+
+fn query_text(bundle: &BundleReader, text: &str, limit: usize) -> Vec<(String, u64)> {
+    let Ok(parsed) = lens_core::query::parse::parse(text) else {
+        return Vec::new();
+    };
+    let mut parsed = parsed;
+    parsed.case = lens_core::query::parse::CaseMode::Yes;
+    let Ok(plan) = SymbolPlan::from_query(&parsed, Limits::top(limit)) else {
+        return Vec::new();
+    };
+    let deadline = Deadline::after(std::time::Duration::from_secs(30));
+    search_symbols(bundle, &plan, &deadline)
+        .map(|r| {
+            r.hits
+                .into_iter()
+                .map(|h| (h.path.to_string(), h.line))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A name sample: every `stride`-th distinct name in sorted order, up to `max`.
@@ -227,6 +290,17 @@ fn macro_line(line: &str, name: &str) -> bool {
     call_before || trimmed.starts_with('#') && !trimmed.starts_with("#define")
 }
 
+/// Whether the name on this line is given an object literal (`name = {`,
+/// `name: {`, `'name': {`).
+fn object_literal(line: &str, name: &str) -> bool {
+    let Some(i) = line.find(name) else {
+        return false;
+    };
+    let rest = line[i + name.len()..].trim_start_matches(['\'', '"', ']']);
+    let rest = rest.trim_start();
+    (rest.starts_with('=') || rest.starts_with(':')) && rest[1..].trim_start().starts_with('{')
+}
+
 /// Computes the agreement report for one bundle (one repository) and its ctags output.
 pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -> Report {
     let docs = bundle.docs();
@@ -248,7 +322,39 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
     let mut lost_slots: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut definitions = 0;
     let mut anywhere = 0;
+    let mut qualified: Vec<f64> = Vec::new();
+    let mut qualified_per_language: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut qualified_examples = Vec::new();
     for name in &names {
+        let mut by_qualified: BTreeMap<String, Vec<&CtagsTag>> = BTreeMap::new();
+        for t in &by_name[name] {
+            if let Some(q) = qualified_query(t) {
+                by_qualified.entry(q).or_default().push(t);
+            }
+        }
+        for (q, tags) in &by_qualified {
+            let want: HashSet<(&str, u64)> =
+                tags.iter().map(|t| (t.path.as_str(), t.line)).collect();
+            let got = query_text(bundle, q, 10);
+            let hit = want
+                .iter()
+                .filter(|(p, l)| got.iter().any(|(gp, gl)| gp == p && gl == l))
+                .count();
+            let recall = (hit as f64 / want.len().min(10) as f64).min(1.0);
+            qualified.push(recall);
+            qualified_per_language
+                .entry(tags[0].language.clone())
+                .or_default()
+                .push(recall);
+            if recall < 1.0 && qualified_examples.len() < 10 {
+                qualified_examples.push(QualifiedMiss {
+                    query: q.clone(),
+                    path: tags[0].path.clone(),
+                    line: tags[0].line,
+                    language: tags[0].language.clone(),
+                });
+            }
+        }
         let relevant: HashSet<(&str, u64)> = by_name[name]
             .iter()
             .map(|t| (t.path.as_str(), t.line))
@@ -298,6 +404,7 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
                 let id = tb.enclosing(doc, at as u32, (at + name.len()) as u32)?;
                 Some(tb.record(id))
             });
+            let js_like = matches!(t.language.as_str(), "JavaScript" | "TypeScript");
             let cause = if file_defs == 0 && content.len() > LENS_MAX_PARSE_BYTES {
                 "file over lens's 16 MiB tree-sitter limit (not parsed)"
             } else if file_defs == 0 {
@@ -314,6 +421,15 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
                     && matches!(r.kind.as_str(), "function" | "method")
             }) {
                 "inside a long lens function (tree-sitter error recovery merged the region into it)"
+            } else if js_like && line_bytes.len() > 1000 {
+                "minified line (ctags reads a generated file's object keys as classes)"
+            } else if js_like && t.kind == "class" && object_literal(&line_text, name) {
+                "object literal that ctags calls a class (JavaScript)"
+            } else if js_like
+                && t.kind == "class"
+                && line_text.contains(&format!("{name}.prototype"))
+            {
+                "prototype assignment that ctags reads as a class (the constructor is elsewhere)"
             } else if all_paths.contains(t.path.as_str()) {
                 "same file, different line (declarator spans lines or duplicate under #if)"
             } else if !line_text.contains(*name) {
@@ -378,5 +494,71 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
         examples,
         misses,
         tags_outside_bundle: outside.len(),
+        qualified_queries: qualified.len(),
+        qualified_recall_at_10: crate::mean(&qualified),
+        qualified_by_language: qualified_per_language
+            .into_iter()
+            .map(|(k, v)| (k, (v.len(), crate::mean(&v))))
+            .collect(),
+        qualified_examples,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(name: &str, scope: Option<&str>) -> CtagsTag {
+        CtagsTag {
+            tag_type: "tag".into(),
+            name: name.into(),
+            path: "a".into(),
+            line: 1,
+            kind: "func".into(),
+            language: "Go".into(),
+            scope: scope.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn qualified_queries_are_written_as_the_language_does() {
+        let q = |n, s| qualified_query(&tag(n, s));
+        assert_eq!(
+            q("Scan", Some("bufio.Scanner")).as_deref(),
+            Some("sym:bufio.Scanner.Scan")
+        );
+        assert_eq!(
+            q("draw", Some("ns::Widget")).as_deref(),
+            Some("sym:ns::Widget::draw")
+        );
+        // Scopes ctags makes up are not queries.
+        assert_eq!(q("A", Some("p._")), None);
+        assert_eq!(q("A", Some("")), None);
+        assert_eq!(q("A", None), None);
+        assert_eq!(q("A", Some("__anon1 x")), None);
+    }
+
+    #[test]
+    fn object_literals_are_told_from_classes() {
+        assert!(object_literal(
+            "const templateContext = {",
+            "templateContext"
+        ));
+        assert!(object_literal(
+            "  'invokeArgsMap': { 'start': 2 },",
+            "invokeArgsMap"
+        ));
+        assert!(object_literal("flags[name] = {", "name"));
+        assert!(!object_literal("class Foo {", "Foo"));
+        assert!(!object_literal("Foo.prototype.bar = function () {", "Foo"));
+        assert!(!object_literal("x = y", "z"));
+    }
+
+    #[test]
+    fn go_kinds_count_and_members_do_not() {
+        assert_eq!(major_kind("Go", "func"), Some("function"));
+        assert_eq!(major_kind("Go", "talias"), Some("type"));
+        assert_eq!(major_kind("Go", "member"), None);
+        assert_eq!(major_kind("Java", "annotation"), Some("interface"));
     }
 }

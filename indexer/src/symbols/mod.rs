@@ -29,6 +29,8 @@ struct LangSpec {
     scope_capture: Option<u32>,
     scope_name_capture: Option<u32>,
     receiver_capture: Option<u32>,
+    /// `@package`: the file's package (Go), the outermost scope of its definitions.
+    package_capture: Option<u32>,
     /// Scope separator in this language.
     separator: &'static str,
 }
@@ -109,6 +111,7 @@ fn registry() -> &'static Registry {
                     scope_capture: query.capture_index_for_name("scope"),
                     scope_name_capture: query.capture_index_for_name("scope.name"),
                     receiver_capture: query.capture_index_for_name("receiver"),
+                    package_capture: query.capture_index_for_name("package"),
                     capture_kind,
                     language,
                     query,
@@ -347,6 +350,11 @@ fn collect(
                 }
                 name = Some((node.byte_range(), node.start_position().row));
             }
+            // The package spans the file: a scope for every definition in it.
+            if Some(c.index) == spec.package_capture {
+                name = Some((r.clone(), c.node.start_position().row));
+                def = Some(0..content.len());
+            }
             if Some(c.index) == spec.receiver_capture {
                 receiver = Some(scope_text(&content[r.clone()]));
             }
@@ -463,17 +471,17 @@ fn nest(spec: &LangSpec, mut raws: Vec<Raw>, content: &[u8]) -> Vec<SymbolDef> {
         .map(|i| best.get(&raws[i].name) == Some(&i))
         .collect();
     let mut out: Vec<SymbolDef> = Vec::new();
-    // Open containers: (def end, out index or None for scope-only, scope path of children).
-    let mut stack: Vec<(usize, Option<u32>, String)> = Vec::new();
+    // Open containers: (def span, out index or None for scope-only, scope path of children).
+    let mut stack: Vec<((usize, usize), Option<u32>, String)> = Vec::new();
     for (r, keep) in raws.into_iter().zip(keep) {
         // Zero-width names are tree-sitter's MISSING nodes in broken code.
         if !keep || r.name.0 == r.name.1 {
             continue;
         }
-        while stack
-            .last()
-            .is_some_and(|&(end, ..)| end < r.def.1 || end <= r.def.0)
-        {
+        // Names of one declaration (`var a, b = 1, 2`) share its span: siblings, not nested.
+        while stack.last().is_some_and(|&((start, end), ..)| {
+            end < r.def.1 || end <= r.def.0 || (start, end) == r.def
+        }) {
             stack.pop();
         }
         let parent = stack.iter().rev().find_map(|(_, i, _)| *i);
@@ -506,7 +514,7 @@ fn nest(spec: &LangSpec, mut raws: Vec<Raw>, content: &[u8]) -> Vec<SymbolDef> {
             }
             _ => None,
         };
-        stack.push((r.def.1, index, child_scope));
+        stack.push((r.def, index, child_scope));
     }
     out
 }

@@ -43,6 +43,14 @@ const JS_COMMON: &str = r#"
 (program (export_statement (lexical_declaration kind: "const" (variable_declarator name: (identifier) @name) @def.constant)))
 (program (lexical_declaration kind: "let" (variable_declarator name: (identifier) @name) @def.variable))
 (program (variable_declaration (variable_declarator name: (identifier) @name) @def.variable))
+(program (export_statement (lexical_declaration kind: "let" (variable_declarator name: (identifier) @name) @def.variable)))
+(program (export_statement (variable_declaration (variable_declarator name: (identifier) @name) @def.variable)))
+(expression_statement (assignment_expression left: (member_expression object: (member_expression object: (identifier) @receiver property: (property_identifier) @prototype) property: (property_identifier) @name) right: [(function_expression) (arrow_function) (generator_function)]) @def.method (#eq? @prototype "prototype"))
+(expression_statement (assignment_expression left: (member_expression object: (identifier) @receiver property: (property_identifier) @name) right: [(function_expression) (arrow_function) (generator_function)]) @def.function)
+(pair key: (property_identifier) @name value: [(function_expression) (arrow_function) (generator_function)]) @def.method
+(pair key: (string (string_fragment) @name) value: [(function_expression) (arrow_function) (generator_function)]) @def.method
+(method_definition name: (computed_property_name) @name) @def.method
+(expression_statement (assignment_expression left: (member_expression object: (identifier) @receiver property: (property_identifier) @name) right: (class)) @def.class)
 "#;
 
 pub fn javascript() -> String {
@@ -89,6 +97,8 @@ pub const GO: &str = r#"
 (field_declaration name: (field_identifier) @name) @def.field
 (const_spec name: (identifier) @name) @def.constant
 (source_file (var_declaration (var_spec name: (identifier) @name) @def.variable))
+(source_file (var_declaration (var_spec_list (var_spec name: (identifier) @name) @def.variable)))
+(source_file (package_clause (package_identifier) @package))
 "#;
 
 pub const JAVA: &str = r#"
@@ -101,6 +111,7 @@ pub const JAVA: &str = r#"
 (constructor_declaration name: (identifier) @name) @def.method
 (field_declaration declarator: (variable_declarator name: (identifier) @name)) @def.field
 (enum_constant name: (identifier) @name) @def.constant
+(program (package_declaration [(scoped_identifier) (identifier)] @package))
 "#;
 
 /// Declarator shapes shared by C and C++ (function names through pointers).
@@ -116,6 +127,7 @@ const C_COMMON: &str = r#"
 (type_definition declarator: (array_declarator declarator: (type_identifier) @name)) @def.type
 (type_definition declarator: (function_declarator declarator: (parenthesized_declarator (pointer_declarator declarator: (type_identifier) @name)))) @def.type
 (type_definition declarator: (function_declarator declarator: (type_identifier) @name)) @def.type
+(type_definition declarator: (function_declarator declarator: (parenthesized_declarator (type_identifier) @name))) @def.type
 (preproc_def name: (identifier) @name) @def.macro
 (preproc_function_def name: (identifier) @name) @def.macro
 (enumerator name: (identifier) @name) @def.constant

@@ -55,7 +55,7 @@ fn python_methods_are_not_functions() {
 
 #[test]
 fn c_and_cpp_declarators() {
-    let src = "#define MAXN 10\n#define SQ(x) ((x)*(x))\nstruct s { int a; char *p; void (*cb)(int); };\ntypedef unsigned long ulong_t;\ntypedef int (*handler_t)(int);\nenum color { RED, GREEN };\nunion u { int i; };\nstatic int *make(void) { return 0; }\nint counter = 0;\n";
+    let src = "#define MAXN 10\n#define SQ(x) ((x)*(x))\nstruct s { int a; char *p; void (*cb)(int); };\ntypedef unsigned long ulong_t;\ntypedef int (*handler_t)(int);\ntypedef void (dlm_bastlockfunc_t)(void *, int);\nenum color { RED, GREEN };\nunion u { int i; };\nstatic int *make(void) { return 0; }\nint counter = 0;\n";
     let v = defs("c", src);
     for (n, k) in [
         ("MAXN", "macro"),
@@ -63,6 +63,7 @@ fn c_and_cpp_declarators() {
         ("s", "struct"),
         ("ulong_t", "type"),
         ("handler_t", "type"),
+        ("dlm_bastlockfunc_t", "type"),
         ("color", "enum"),
         ("RED", "constant"),
         ("u", "union"),
@@ -87,23 +88,40 @@ fn c_and_cpp_declarators() {
 
 #[test]
 fn go_java_js_ts() {
-    let go = "package p\ntype T struct { F int }\ntype I interface { M() }\nfunc (t *T) Do() {}\nfunc Free() {}\nconst C = 1\nvar V = 2\n";
+    let go = "package p\ntype T struct { F int }\ntype I interface { M() }\nfunc (t *T) Do() {}\nfunc Free() {}\nconst C = 1\nvar V = 2\nvar (\n\tW, X = 3, 4\n\tY int\n)\nconst (\n\tA = iota\n\tB\n)\ntype G[K comparable] struct{}\nfunc (g *G[K]) Get() {}\ntype Alias = T\n";
     let v = defs("go", go);
+    // The package is the outermost scope (`sym:p.Free`, `sym:p.T.Do`).
     assert!(
-        has(&v, "T", "struct", "") && has(&v, "I", "interface", ""),
+        has(&v, "T", "struct", "p") && has(&v, "I", "interface", "p"),
         "{v:?}"
     );
     assert!(
-        has(&v, "F", "field", "T") && has(&v, "M", "method", "I"),
+        has(&v, "F", "field", "p.T") && has(&v, "M", "method", "p.I"),
         "{v:?}"
     );
     assert!(
-        has(&v, "Do", "method", "T") && has(&v, "Free", "function", ""),
+        has(&v, "Do", "method", "p.T") && has(&v, "Free", "function", "p"),
         "{v:?}"
     );
     assert!(
-        has(&v, "C", "constant", "") && has(&v, "V", "variable", ""),
+        has(&v, "C", "constant", "p") && has(&v, "V", "variable", "p"),
         "{v:?}"
+    );
+    // `var (...)` and `const (...)` blocks.
+    for n in ["W", "X", "Y"] {
+        assert!(has(&v, n, "variable", "p"), "{n}: {v:?}");
+    }
+    assert!(
+        has(&v, "A", "constant", "p") && has(&v, "B", "constant", "p"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "Get", "method", "p.G") && has(&v, "Alias", "type", "p"),
+        "{v:?}"
+    );
+    assert!(
+        !v.iter().any(|(n, ..)| n == "p"),
+        "the package is a scope only: {v:?}"
     );
     let java = "class A { int f; A() {} void m() {} enum E { X } interface I {} }";
     let v = defs("java", java);
@@ -113,6 +131,48 @@ fn go_java_js_ts() {
     );
     assert!(
         has(&v, "X", "constant", "A.E") && has(&v, "I", "interface", "A"),
+        "{v:?}"
+    );
+    // The package is the outermost scope (`sym:java.util.List`, `sym:util.List.add`).
+    let java = "package java.util;\npublic interface List<E> { boolean add(E e); }\nrecord R(int x) {}\n@interface Ann {}\n";
+    let v = defs("java", java);
+    assert!(
+        has(&v, "List", "interface", "java.util") && has(&v, "add", "method", "java.util.List"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "R", "class", "java.util") && has(&v, "Ann", "interface", "java.util"),
+        "{v:?}"
+    );
+    // Prototype assignments, functions assigned to properties, object-literal methods.
+    let js = "function Foo() {}\nFoo.prototype.bar = function (x) {};\nXRegExp.forEach = function () {};\nconst api = {\n  get: function () {},\n  put: (x) => x,\n  del() {},\n};\nexport let counter = 0;\nexport var legacy = 1;\n";
+    let v = defs("javascript", js);
+    assert!(
+        has(&v, "bar", "method", "Foo") && has(&v, "forEach", "function", "XRegExp"),
+        "{v:?}"
+    );
+    let js = "Dep.Template = class DepTemplate extends Base {\n  apply() {}\n  [Symbol.iterator]() {}\n};\nconst m = { 'castArray': function (f) {} };\n";
+    let v2 = defs("javascript", js);
+    assert!(has(&v2, "Template", "class", "Dep"), "{v2:?}");
+    assert!(
+        has(
+            &v2,
+            "[Symbol.iterator]",
+            "method",
+            "Dep.Template.DepTemplate"
+        ) && has(&v2, "castArray", "method", "m"),
+        "{v2:?}"
+    );
+    assert!(
+        has(&v, "get", "method", "api")
+            && has(&v, "put", "method", "api")
+            && has(&v, "del", "method", "api"),
+        "{v:?}"
+    );
+    assert!(
+        has(&v, "api", "constant", "")
+            && has(&v, "counter", "variable", "")
+            && has(&v, "legacy", "variable", ""),
         "{v:?}"
     );
     let js =

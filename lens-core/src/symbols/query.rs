@@ -276,11 +276,18 @@ fn eval(n: &SymNode, v: &View<'_>) -> bool {
             eq && scope.as_deref().is_none_or(|s| scope_ends_with(v.scope, s))
         }
         SymNode::Name(NameMatch::Regex(r)) => r.is_match(v.name),
-        SymNode::Kind(k) => v.kind == *k,
+        SymNode::Kind(k) => kind_matches(*k, v.kind, v.lang),
         SymNode::Path(r) => r.is_match(v.path),
         SymNode::Repo(r) => r.is_match(v.repo.as_bytes()),
         SymNode::Lang(l) => v.lang.eq_ignore_ascii_case(l),
     }
+}
+
+/// Whether `kind:WANT` finds a definition of `kind` in `lang`: a Go method is
+/// a function with a receiver to Go programmers (and to ctags), so Go's methods
+/// answer `kind:function` as well as `kind:method`.
+fn kind_matches(want: SymbolKind, kind: SymbolKind, lang: &str) -> bool {
+    want == kind || (want == SymbolKind::Function && kind == SymbolKind::Method && lang == "go")
 }
 
 /// Whether a predicate depends on the file alone (path, repository, language).

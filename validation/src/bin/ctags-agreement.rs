@@ -1,6 +1,7 @@
 //! `ctags-agreement --bundle DIR --tags TAGS.json [--queries N] [--language L]... [--json] [--misses FILE]`:
 //! recall@10 of lens `sym:` queries against universal-ctags definitions.
-//! Make the tags with `cd ROOT && ctags -R --output-format=json --fields=+nKl -f TAGS.json .`
+//! Make the tags with `cd ROOT && ctags -R --output-format=json --fields=+nKls -f TAGS.json .`
+//! (`s` gives the scopes the qualified queries are made of)
 //! (add `--langmap=C:+.h` to read `.h` files as C, as lens does; ctags' default is C++).
 //! `--language L` (repeatable; ctags' names: C, Rust, Python, TypeScript, …) keeps
 //! only those languages' tags. `--misses FILE` writes every miss as a JSON line.
@@ -83,6 +84,19 @@ fn main() -> ExitCode {
     }
     for (l, (n, v)) in &r.by_language {
         println!("  {l:<10} {n:>6} queries  recall@10 {v:.4}");
+    }
+    println!(
+        "qualified queries {}  recall@10 {:.4}",
+        r.qualified_queries, r.qualified_recall_at_10
+    );
+    for (l, (n, v)) in &r.qualified_by_language {
+        println!("  {l:<10} {n:>6} qualified  recall@10 {v:.4}");
+    }
+    for m in &r.qualified_examples {
+        println!(
+            "    e.g. {} {}:{} ({})",
+            m.query, m.path, m.line, m.language
+        );
     }
     for (cause, n) in &r.misses_by_cause {
         println!("  lost top-10 slots: {n:>5}  {cause}");
