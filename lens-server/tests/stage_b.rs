@@ -532,7 +532,7 @@ async fn qualified_names_as_each_language_writes_them() {
     let bundle = dir.path().join("b");
     index(&[&src], &bundle, &[]);
     let st = state(&bundle, dir.path());
-    let names = |v: &serde_json::Value| -> Vec<(String, String, u64)> {
+    let found = |v: serde_json::Value| -> Vec<(String, String, u64)> {
         v["results"]
             .as_array()
             .unwrap()
@@ -546,7 +546,6 @@ async fn qualified_names_as_each_language_writes_them() {
             })
             .collect()
     };
-    let found = |v: serde_json::Value| names(&v);
     // Package-qualified: the function, not the method of the same name.
     let v = found(get(&st, "/search?q=sym:http.ListenAndServe").await);
     assert_eq!(

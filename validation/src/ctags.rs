@@ -188,21 +188,25 @@ pub fn qualified_query(t: &CtagsTag) -> Option<String> {
     named.then(|| format!("sym:{scope}{sep}{}", t.name))
 }
 
-fn query_text(bundle: &BundleReader, text: &str, limit: usize) -> Vec<(String, u64)> {
-    let Ok(parsed) = lens_core::query::parse::parse(text) else {
+fn query_text(bundle: &BundleReader, text: &str, limit: usize) -> Vec<(String, u64, String)> {
+    let Ok(mut parsed) = lens_core::query::parse::parse(text) else {
         return Vec::new();
     };
-    let mut parsed = parsed;
     parsed.case = lens_core::query::parse::CaseMode::Yes;
-    let Ok(plan) = SymbolPlan::from_query(&parsed, Limits::top(limit)) else {
-        return Vec::new();
-    };
+    match SymbolPlan::from_query(&parsed, Limits::top(limit)) {
+        Ok(plan) => run(bundle, &plan),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// (path, line, kind) of a symbol plan's hits; none when the search fails.
+fn run(bundle: &BundleReader, plan: &SymbolPlan) -> Vec<(String, u64, String)> {
     let deadline = Deadline::after(std::time::Duration::from_secs(30));
-    search_symbols(bundle, &plan, &deadline)
+    search_symbols(bundle, plan, &deadline)
         .map(|r| {
             r.hits
                 .into_iter()
-                .map(|h| (h.path.to_string(), h.line))
+                .map(|h| (h.path.to_string(), h.line, h.kind.to_string()))
                 .collect()
         })
         .unwrap_or_default()
@@ -230,15 +234,7 @@ fn query(bundle: &BundleReader, name: &str, limit: usize) -> Vec<(String, u64, S
         compile_ms: 0.0,
         resume: None,
     };
-    let deadline = Deadline::after(std::time::Duration::from_secs(30));
-    search_symbols(bundle, &plan, &deadline)
-        .map(|r| {
-            r.hits
-                .into_iter()
-                .map(|h| (h.path.to_string(), h.line, h.kind.to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
+    run(bundle, &plan)
 }
 
 /// lens does not parse files larger than this (`indexer::symbols::MAX_PARSE_BYTES`).
@@ -338,7 +334,7 @@ pub fn agreement(bundle: &BundleReader, tags: &[CtagsTag], max_queries: usize) -
             let got = query_text(bundle, q, 10);
             let hit = want
                 .iter()
-                .filter(|(p, l)| got.iter().any(|(gp, gl)| gp == p && gl == l))
+                .filter(|(p, l)| got.iter().any(|(gp, gl, _)| gp == p && gl == l))
                 .count();
             let recall = (hit as f64 / want.len().min(10) as f64).min(1.0);
             qualified.push(recall);
